@@ -1,0 +1,3 @@
+from agent_sync.cli import main
+
+raise SystemExit(main())
