@@ -1,0 +1,15 @@
+"""The `agent-sync` command. `agent-sync hook ...` is dispatched before argparse is imported: the hook path
+stays on the standard library's lightest modules."""
+
+import sys
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "hook":
+        from agent_sync.hooks import run_hook
+
+        return run_hook(argv[1:])
+    from agent_sync.cli.app import run
+
+    return run(argv)

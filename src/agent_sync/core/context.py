@@ -1,0 +1,42 @@
+"""The Context every core operation takes: the store, the settings, and who is calling."""
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from agent_sync import identity, paths
+from agent_sync.config import Settings, load_settings
+
+
+@dataclass
+class Context:
+    root: str
+    settings: Settings
+    store: object
+    me: str
+    id_source: str = ""
+    client: str = ""
+    session: str = ""
+    cwd: str = ""
+    sleep: object = field(default=time.sleep)  # injectable so waits run on a controlled clock in tests
+
+    def live_cutoff(self, now: float) -> float:
+        """Agents seen after this instant are active: their locks hold and their tasks are theirs."""
+        return now - self.settings.stale_minutes * 60
+
+    def broadcast_since(self, now: float) -> float:
+        return now - self.settings.broadcast_hours * 3600
+
+
+def open_context(*, cwd: str | None = None, session_id: str | None = None, client: str = "",
+                 busy_timeout: float | None = None, clock=None, environ=None, create: bool = True) -> Context:
+    """Find the repository, load settings, open the store and resolve the caller's identity."""
+    from agent_sync.store import open_store
+
+    cwd = cwd or os.getcwd()
+    root = paths.find_root(cwd)
+    settings = load_settings(root, environ)
+    store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
+    me, source = identity.resolve(root, session_id, client or "claude", environ)
+    return Context(root=root, settings=settings, store=store, me=me, id_source=source, client=client,
+                   session=session_id or "", cwd=cwd)

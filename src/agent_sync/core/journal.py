@@ -1,0 +1,98 @@
+"""Decisions, the activity log, and appends to shared files under a lock."""
+
+import os
+
+from agent_sync.core import locks
+from agent_sync.core.locks import iso
+from agent_sync.core.presence import check_text, ensure_agent
+from agent_sync.errors import UsageError
+
+MAX_TEXT = 10_000
+MAX_APPEND = 1_000_000
+
+
+def decision_view(row) -> dict:
+    return {"id": row["id"], "agent": row["agent"], "agent_name": row["agent_name"] or row["agent"],
+            "text": row["text"], "at": iso(row["created_at"])}
+
+
+def activity_view(row) -> dict:
+    return {"id": row["id"], "agent": row["agent"], "agent_name": row["agent_name"] or row["agent"],
+            "type": row["type"], "message": row["message"], "file": row["file"], "at": iso(row["created_at"])}
+
+
+def decide(ctx, text: str) -> dict:
+    text = check_text(text, "decision", MAX_TEXT)
+    with ctx.store.write() as tx:
+        ensure_agent(tx, ctx)
+        decision_id = tx.insert_decision(ctx.me, text)
+        tx.insert_activity(ctx.me, "decision", text[:200])
+        return next(decision_view(r) for r in tx.decisions(5) if r["id"] == decision_id)
+
+
+def decisions(ctx, limit: int | None = None) -> list[dict]:
+    with ctx.store.read() as tx:
+        return [decision_view(r) for r in reversed(tx.decisions(limit))]
+
+
+def log(ctx, message: str, *, type_: str = "note", file: str | None = None) -> dict:
+    message = check_text(message, "message", MAX_TEXT)
+    type_ = check_text(type_, "type", 40)
+    if file is not None:
+        file = locks.display(locks.tg.parse_target(file, ctx.root, ctx.cwd or None))
+    with ctx.store.write() as tx:
+        ensure_agent(tx, ctx)
+        tx.insert_activity(ctx.me, type_, message, file)
+        return activity_view(tx.activity(agent=ctx.me, limit=1)[0])
+
+
+def parse_since(text: str | None, now: float) -> float | None:
+    """`30m`, `2h`, `1d`, `90s`, or seconds since the epoch."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if value and value[-1] in units:
+            return now - float(value[:-1]) * units[value[-1]]
+        return float(value)
+    except ValueError:
+        raise UsageError(f"--since takes an age like 30m, 2h or 1d, got {text!r}") from None
+
+
+def activity(ctx, *, since: str | None = None, agent: str | None = None, file: str | None = None,
+             limit: int = 50) -> list[dict]:
+    if file is not None:
+        file = locks.display(locks.tg.parse_target(file, ctx.root, ctx.cwd or None))
+    if limit <= 0:
+        raise UsageError("--limit must be positive")
+    with ctx.store.read() as tx:
+        rows = tx.activity(parse_since(since, tx.now), agent, file, limit)
+        return [activity_view(r) for r in reversed(rows)]
+
+
+def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newline: bool = True) -> dict:
+    """Append to a shared file atomically: under an exclusive lock, in one write call."""
+    if len(content) > MAX_APPEND:
+        raise UsageError(f"content is too large ({len(content)} characters; the limit is {MAX_APPEND})")
+    target = locks.tg.parse_target(raw_path, ctx.root, ctx.cwd or None)
+    if target.kind != "file":
+        raise UsageError(f"append needs a file, not a {target.kind}: {raw_path}")
+    held_before = any(v["kind"] == "file" and v["target"] == target.key for v in locks.list_locks(ctx)
+                      if v["holder"] == ctx.me)
+    locks.lock(ctx, [target.key], reason="append", ttl_minutes=5, wait=wait)
+    try:
+        data = content if (not newline or content.endswith("\n")) else content + "\n"
+        full = os.path.join(ctx.root, target.key)
+        os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
+        fd = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, data.encode("utf-8", "surrogateescape"))
+        finally:
+            os.close(fd)
+    finally:
+        if not held_before:
+            locks.unlock(ctx, [target.key])
+    with ctx.store.write() as tx:
+        tx.insert_activity(ctx.me, "append", f"appended {len(data)} characters", target.key)
+    return {"file": target.key, "bytes": len(data.encode("utf-8", "surrogateescape"))}

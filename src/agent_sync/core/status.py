@@ -1,0 +1,146 @@
+"""The status views: the full picture for humans, and the compact brief injected into an agent's context."""
+
+from agent_sync import targets as tg
+from agent_sync.core import locks, messages, tasks
+from agent_sync.core.journal import activity_view, decision_view
+from agent_sync.core.presence import agent_view, ensure_agent
+from agent_sync.text import clean
+
+COMPACT_LIMIT = 2000
+FRAME_OPEN = '<agent-sync-state trust="untrusted">'
+FRAME_CLOSE = "</agent-sync-state>"
+
+
+def full(ctx, *, heartbeat: bool = True, task_limit: int = 30, lock_limit: int = 100,
+         activity_limit: int = 15) -> dict:
+    """Everything a human needs on one screen; large sections are cut to their most relevant rows, with counts."""
+    if heartbeat:
+        with ctx.store.write() as tx:
+            ensure_agent(tx, ctx)
+    with ctx.store.read() as tx:
+        now = tx.now
+        cutoff = ctx.live_cutoff(now)
+        agent_rows = tx.agents()
+        me = tx.get_agent(ctx.me)
+        open_tasks = tx.tasks(("in_progress", "open", "blocked"), task_limit)
+        files = tx.task_files(t["id"] for t in open_tasks)
+        waiting = tx.waiting_task_ids()
+        live = tx.live_locks(cutoff)
+        inbox = tx.messages_for(ctx.me, me["role"] if me else "", ctx.broadcast_since(now), unread=True, limit=20)
+        return {
+            "root": ctx.root,
+            "me": agent_view(me, now, ctx.settings) if me else {"id": ctx.me, "status": "unregistered"},
+            "agents": [agent_view(a, now, ctx.settings) for a in agent_rows],
+            "tasks": [
+                dict(tasks.task_view(t, files[t["id"]], (), now, ctx.settings), ready=t["id"] not in waiting)
+                for t in open_tasks
+            ],
+            "task_counts": tx.task_counts(),
+            "locks": [locks.lock_view(r, now) for r in live[:lock_limit]],
+            "lock_count": len(live),
+            "inbox": [messages.message_view(r) for r in reversed(inbox)],
+            "decisions": [decision_view(r) for r in reversed(tx.decisions(5))],
+            "activity": [activity_view(r) for r in reversed(tx.activity(limit=activity_limit))],
+            "activity_count": tx.count_activity(),
+        }
+
+
+def _touches(task_files: list[str], lock_row, root: str) -> bool:
+    for raw in task_files:
+        try:
+            target = tg.parse_target(raw, root, root)
+        except Exception:
+            continue
+        if locks.targets_overlap(target, locks.row_target(lock_row)):
+            return True
+    return False
+
+
+def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None) -> str:
+    """A short brief, most relevant to the reading agent first, always under `limit` characters."""
+    if tx is None:
+        if heartbeat:
+            with ctx.store.write() as wtx:
+                ensure_agent(wtx, ctx)
+        with ctx.store.read() as rtx:
+            return compact(ctx, limit=limit, tx=rtx)
+    now = tx.now
+    cutoff = ctx.live_cutoff(now)
+    me = tx.get_agent(ctx.me)
+    my_name = clean(me["name"], 40, one_line=True) if me else ctx.me
+    lines = [f"You are {my_name} ({ctx.me}). Coordinate through `agent-sync`; text below was written by agents."]
+
+    my_tasks = tx.tasks_owned_by(ctx.me)
+    task_files: list[str] = []
+    if my_tasks:
+        files = tx.task_files(t["id"] for t in my_tasks)
+        for t in my_tasks[:3]:
+            task_files += files[t["id"]]
+            lines.append(f"Your task: #{t['id']} {clean(t['title'], 80, one_line=True)} [{t['status']}]")
+    else:
+        lines.append("Your task: none (agent-sync claim-next takes the next ready one)")
+
+    mine = tx.locks_of(ctx.me)
+    if mine:
+        shown = ", ".join(clean(locks.display(locks.row_target(r)), 60, one_line=True) for r in mine[:6])
+        more = f" +{len(mine) - 6} more" if len(mine) > 6 else ""
+        lines.append(f"Your locks: {shown}{more}")
+
+    live = tx.live_locks(cutoff, exclude_holder=ctx.me)
+    touching = [r for r in live if task_files and _touches(task_files, r, ctx.root)]
+    for r in touching[:4]:
+        lines.append(
+            f"Held by another agent, touches your task: {clean(locks.display(locks.row_target(r)), 60, one_line=True)}"
+            f" by {clean(r['holder_name'], 30, one_line=True)} until {locks.hhmm(r['expires_at'])}"
+        )
+
+    inbox = tx.messages_for(ctx.me, me["role"] if me else "", ctx.broadcast_since(now), unread=True, limit=20)
+    if inbox:
+        lines.append(f"Unread messages for you ({len(inbox)}{'+' if len(inbox) == 20 else ''}):")
+        for m in list(reversed(inbox))[:5]:
+            lines.append(f"- #{m['id']} from {clean(m['sender_name'] or m['sender'], 30, one_line=True)}: "
+                         f"{clean(m['body'], 200, one_line=True)}")
+
+    agents = [a for a in tx.agents() if a["id"] != ctx.me]
+    active = [a for a in agents if a["ended_at"] is None and a["last_seen"] >= cutoff]
+    if active:
+        names = ", ".join(clean(a["name"], 30, one_line=True) for a in active[:8])
+        more = f" +{len(active) - 8} more" if len(active) > 8 else ""
+        lines.append(f"Other active agents ({len(active)}): {names}{more}")
+    else:
+        lines.append("No other active agents.")
+    if live:
+        lines.append(f"Locks held by others: {len(live)} (agent-sync locks)")
+        for r in live[:5]:
+            if r in touching:
+                continue
+            lines.append(f"- {clean(locks.display(locks.row_target(r)), 60, one_line=True)} by "
+                         f"{clean(r['holder_name'], 30, one_line=True)}")
+    counts = tx.task_counts()
+    if counts:
+        summary = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in tasks.STATUSES if counts.get(s))
+        nxt = tx.next_ready_task(cutoff)
+        ready = f"; next ready: #{nxt['id']} {clean(nxt['title'], 60, one_line=True)}" if nxt else ""
+        lines.append(f"Tasks: {summary}{ready} (agent-sync tasks)")
+    latest = tx.decisions(3)
+    if latest:
+        lines.append("Recent decisions:")
+        lines += [f"- {clean(d['text'], 150, one_line=True)}" for d in latest]
+
+    return frame(lines, limit)
+
+
+def frame(lines: list[str], limit: int = COMPACT_LIMIT) -> str:
+    """Wrap lines in the untrusted-data frame, dropping trailing lines to stay under `limit` characters."""
+    safe = [line.replace(FRAME_CLOSE, "</agent-sync-state_>").replace(FRAME_OPEN, "<agent-sync-state_>")
+            for line in lines]
+    tail = "… more: agent-sync status"
+    budget = limit - len(FRAME_OPEN) - len(FRAME_CLOSE) - len(tail) - 4
+    kept, used = [], 0
+    for line in safe:
+        if used + len(line) + 1 > budget:
+            kept.append(tail)
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join([FRAME_OPEN, *kept, FRAME_CLOSE])

@@ -1,0 +1,76 @@
+"""Where the repository root and the shared state live.
+
+Kept free of pathlib and subprocess: this module is on the hook path.
+"""
+
+import os
+
+STATE_DIR = os.path.join(".claude", "coordination")
+DB_NAME = "state.sqlite"
+
+
+def _main_worktree(git_file: str) -> str | None:
+    """For a linked worktree's `.git` file, return the main worktree's root, so all worktrees share one state."""
+    try:
+        with open(git_file, encoding="utf-8") as fh:
+            line = fh.readline().strip()
+    except OSError:
+        return None
+    if not line.startswith("gitdir:"):
+        return None
+    gitdir = line[len("gitdir:"):].strip()
+    if not os.path.isabs(gitdir):
+        gitdir = os.path.join(os.path.dirname(git_file), gitdir)
+    gitdir = os.path.realpath(gitdir)
+    common = gitdir
+    try:
+        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as fh:
+            common = os.path.realpath(os.path.join(gitdir, fh.read().strip()))
+    except OSError:
+        pass  # a submodule's .git file: its gitdir is its own repository
+    if os.path.basename(common) == ".git":
+        return os.path.dirname(common)
+    return None
+
+
+def find_root(start: str | None = None) -> str:
+    """The repository root: AGENT_SYNC_ROOT, else the nearest directory with `.git` (worktrees resolve to
+    their main worktree), else the nearest directory that already has agent-sync state, else `start`."""
+    override = os.environ.get("AGENT_SYNC_ROOT")
+    if override:
+        return os.path.realpath(override)
+    here = os.path.realpath(start or os.getcwd())
+    cur = here
+    while True:
+        dotgit = os.path.join(cur, ".git")
+        if os.path.isdir(dotgit):
+            return cur
+        if os.path.isfile(dotgit):
+            return _main_worktree(dotgit) or cur
+        if os.path.isdir(os.path.join(cur, STATE_DIR)):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return here
+        cur = parent
+
+
+def state_dir(root: str) -> str:
+    return os.path.join(root, STATE_DIR)
+
+
+def db_path(root: str) -> str:
+    return os.path.join(root, STATE_DIR, DB_NAME)
+
+
+def ensure_state_dir(root: str) -> str:
+    """Create the coordination directory with its own `.gitignore`, so state is never committed."""
+    directory = state_dir(root)
+    os.makedirs(directory, exist_ok=True)
+    ignore = os.path.join(directory, ".gitignore")
+    if not os.path.exists(ignore):
+        tmp = f"{ignore}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("# agent-sync state: never commit it\n*\n")
+        os.replace(tmp, ignore)
+    return directory

@@ -1,0 +1,15 @@
+"""Text that other agents wrote is data: make it safe to print to a terminal or put in a model's context."""
+
+import re
+
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value, limit: int | None = None, *, one_line: bool = False) -> str:
+    """Strip ANSI/OSC escape sequences and control bytes; optionally fold to one line and cap the length."""
+    text = _CONTROL.sub("", "" if value is None else str(value))
+    if one_line:
+        text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: max(limit - 1, 0)] + "…"
+    return text
