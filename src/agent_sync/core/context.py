@@ -36,6 +36,8 @@ def open_context(*, cwd: str | None = None, session_id: str | None = None, clien
     cwd = cwd or os.getcwd()
     root = paths.find_root(cwd)
     settings = load_settings(root, environ)
+    if busy_timeout == "hook":
+        busy_timeout = settings.hook_busy_ms / 1000
     store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
     me, source = identity.resolve(root, session_id, client or "claude", environ)
     return Context(root=root, settings=settings, store=store, me=me, id_source=source, client=client,

@@ -77,7 +77,8 @@ def lock_view(row, now: float | None = None) -> dict:
 
 def describe_conflict(row, wanted: tg.Target | None = None, waiting: bool = False) -> str:
     name = row["holder_name"] if "holder_name" in row.keys() else row["agent_name"]
-    who = f"{name} ({row['holder'] if 'holder' in row.keys() else row['agent']})"
+    agent_id = row["holder"] if "holder" in row.keys() else row["agent"]
+    who = name if name == agent_id else f"{name} ({agent_id})"
     held = display(row_target(row))
     what = display(wanted) if wanted is not None else held
     if waiting:
@@ -285,7 +286,7 @@ def guard_edit(tx, ctx, path: str, policy: str, *, write: bool) -> tuple[str, st
             ttl = ctx.settings.lease_ttl_minutes * 60 if row["lease"] else ctx.settings.lock_ttl_minutes * 60
             tx.extend_lock(row["id"], tx.now + ttl)
         if policy == "auto" and not mine:
-            tx.put_lock("file", path, path, ctx.me, "exclusive", "editing (turn lease)", True,
+            tx.put_lock("file", path, path, ctx.me, "exclusive", "editing", True,
                         tx.now + ctx.settings.lease_ttl_minutes * 60)
             return "allow", "leased"
     return "allow", ""

@@ -75,13 +75,11 @@ def heartbeat(ctx) -> dict:
         return agent_view(ensure_agent(tx, ctx), tx.now, ctx.settings)
 
 
-def end_session(ctx) -> None:
-    """The agent's session ended: it goes idle, and its turn leases go with it."""
-    with ctx.store.write() as tx:
-        ensure_agent(tx, ctx)
-        tx.update_agent(ctx.me, ended_at=tx.now)
-        tx.delete_leases_of(ctx.me)
-        tx.insert_activity(ctx.me, "leave", "session ended")
+def end_session_in(tx, ctx) -> None:
+    """The agent's session ended: it goes idle (its locks stop holding), and its turn leases go."""
+    tx.update_agent(ctx.me, ended_at=tx.now)
+    tx.delete_leases_of(ctx.me)
+    tx.insert_activity(ctx.me, "leave", "session ended")
 
 
 def agent_view(agent, now: float, settings) -> dict:

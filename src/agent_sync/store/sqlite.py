@@ -354,8 +354,12 @@ class SQLiteTx:
             (kind, key),
         )
 
-    def delete_leases_of(self, holder: str) -> int:
-        return self.conn.execute("DELETE FROM locks WHERE holder = ? AND lease = 1", (holder,)).rowcount
+    def delete_leases_of(self, holder: str, before: float | None = None) -> int:
+        """Drop the holder's turn leases (only those taken at or before `before`, when given)."""
+        return self.conn.execute(
+            "DELETE FROM locks WHERE holder = ? AND lease = 1 AND created_at <= ?",
+            (holder, self.now if before is None else before),
+        ).rowcount
 
     def purge_expired_locks(self) -> int:
         return self.conn.execute("DELETE FROM locks WHERE expires_at <= ?", (self.now,)).rowcount
