@@ -1,7 +1,7 @@
 """Settings: environment (`AGENT_SYNC_*`), then `.agent-sync.toml` at the repository root, then defaults."""
 
 import os
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from agent_sync.errors import UsageError
 
@@ -9,13 +9,8 @@ CONFIG_FILE = ".agent-sync.toml"
 EDIT_POLICIES = ("advisory", "auto", "strict")
 
 
-@dataclass(frozen=True)
-class Spec:
-    kind: type
-    default: object
-    help: str
-    choices: tuple = ()
-    minimum: float | None = None
+# A named tuple, not a dataclass: `dataclasses` imports `inspect`, which costs the hook path ~7 ms.
+Spec = namedtuple("Spec", "kind default help choices minimum", defaults=((), None))
 
 
 SPECS: dict[str, Spec] = {
@@ -31,10 +26,12 @@ SPECS: dict[str, Spec] = {
 }
 
 
-@dataclass
 class Settings:
-    values: dict = field(default_factory=dict)
-    sources: dict = field(default_factory=dict)
+    """Effective settings as attributes, with where each one came from in `sources`."""
+
+    def __init__(self):
+        self.values: dict = {}
+        self.sources: dict = {}
 
     def __getattr__(self, name):
         try:

@@ -156,6 +156,7 @@ def lock(ctx, raw_targets=(), *, resources=(), shared: bool = False, reason: str
     deadline = None
     try:
         while True:
+            gave_up = None
             with ctx.store.write() as tx:
                 ensure_agent(tx, ctx)
                 if wait is not None and deadline is None:
@@ -163,16 +164,19 @@ def lock(ctx, raw_targets=(), *, resources=(), shared: bool = False, reason: str
                     waiter_ids = [tx.add_waiter(ctx.me, t.kind, t.key, mode, deadline + 5) for t in wanted]
                 try:
                     views = take_in(tx, ctx, wanted, mode, reason, ttl, my_waiters=waiter_ids)
-                except Conflict:
+                except Conflict as conflict:
                     if deadline is None or tx.now >= deadline:
+                        # Leave the queue in this same, committed transaction; raise once it is closed.
                         tx.delete_waiters(waiter_ids)
                         waiter_ids = []
-                        raise
+                        gave_up = conflict
                 else:
                     tx.delete_waiters(waiter_ids)
                     waiter_ids = []
                     tx.insert_activity(ctx.me, "lock", "locked " + ", ".join(display(t) for t in wanted))
                     return views
+            if gave_up is not None:
+                raise gave_up
             ctx.sleep(WAIT_POLL_SECONDS)
     finally:
         if waiter_ids:  # interrupted while queued: leave the queue

@@ -181,8 +181,9 @@ class SQLiteStore:
             conn.execute("PRAGMA journal_mode=WAL")
         self.migrate()
 
-    def migrate(self, target: int = SCHEMA_VERSION) -> int:
+    def migrate(self, target: int | None = None) -> int:
         """Apply the missing migrations in one transaction; safe when several processes start at once."""
+        target = SCHEMA_VERSION if target is None else target
         self._begin("BEGIN IMMEDIATE")
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -498,7 +499,7 @@ class SQLiteTx:
     def next_ready_task(self, cutoff: float, skip_ids=()):
         """The highest-priority task with every dependency finished that is open, or in progress under an
         owner who is no longer live (stale, offline or idle)."""
-        skip = ",".join(str(int(i)) for i in skip_ids) or "NULL"
+        skip = ",".join(str(int(i)) for i in skip_ids) or "-1"  # NOT IN (NULL) would match nothing
         return self._one(
             f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner"
             " WHERE (t.status = 'open' OR (t.status = 'in_progress'"
