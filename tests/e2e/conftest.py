@@ -83,7 +83,9 @@ def claude_binary() -> Path:
     if npm is None:
         pytest.skip("npm is not on PATH, so the Claude Code CLI cannot be installed")
     try:
-        ping = subprocess.run([npm, "ping", "--fetch-retries=1"], capture_output=True, text=True, timeout=NPM_PING_TIMEOUT)
+        ping = subprocess.run(
+            [npm, "ping", "--fetch-retries=1"], capture_output=True, text=True, timeout=NPM_PING_TIMEOUT
+        )
     except subprocess.TimeoutExpired:
         pytest.skip(f"the npm registry cannot be reached: `npm ping` timed out after {NPM_PING_TIMEOUT}s")
     if ping.returncode != 0:
@@ -100,7 +102,9 @@ def claude_binary() -> Path:
         pytest.fail(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
     ok, info = _runs(binary)
     if not ok:
-        pytest.fail(f"Claude Code installed but its platform binary is unusable: {info}\n{proc.stdout}\n{proc.stderr}")
+        pytest.fail(
+            f"Claude Code installed but its platform binary is unusable: {info}\n{proc.stdout}\n{proc.stderr}"
+        )
     return binary
 
 

@@ -117,12 +117,16 @@ def message_sse(step: ToolUse | Text, msg_id: str, model: str) -> bytes:
         # Split the JSON in two deltas, as the real API streams it in pieces.
         mid = len(payload) // 2
         deltas = [
-            {"type": "input_json_delta", "partial_json": part} for part in (payload[:mid], payload[mid:]) if part
+            {"type": "input_json_delta", "partial_json": part}
+            for part in (payload[:mid], payload[mid:])
+            if part
         ]
     else:
         start_block = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": step.text}]
-    out.append(_sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": start_block}))
+    out.append(
+        _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": start_block})
+    )
     for delta in deltas:
         out.append(_sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}))
     out.append(_sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
@@ -234,7 +238,9 @@ class FakeModel:
         index = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
         if index >= len(self._steps):
             with self.lock:
-                self.errors.append(f"script exhausted: main-loop request #{index} but only {len(self._steps)} steps")
+                self.errors.append(
+                    f"script exhausted: main-loop request #{index} but only {len(self._steps)} steps"
+                )
             return Text("Done (script exhausted).")
         with self.lock:
             due = index not in self._ran_before
@@ -316,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
     model: FakeModel
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr logging
+    def log_message(self, format: str, *args: Any) -> None:  # silence per-request logging on stderr
         pass
 
     def _read_body(self) -> bytes:
@@ -345,7 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, obj: Any) -> None:
         self._send(status, "application/json", json.dumps(obj).encode())
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         with self.model.lock:
             self.model.requests.append({"path": self.path, "body": None, "kind": "get"})
@@ -354,12 +360,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": path}})
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         raw = self._read_body()
         try:
@@ -384,7 +390,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             with model.lock:
                 model.errors.append(f"answer() raised:\n{traceback.format_exc()}")
-            self._send_json(500, {"type": "error", "error": {"type": "api_error", "message": "fake model crashed"}})
+            self._send_json(
+                500, {"type": "error", "error": {"type": "api_error", "message": "fake model crashed"}}
+            )
             return
         msg_id = model.next_msg_id()
         name = body.get("model") or MODEL_NAME

@@ -77,7 +77,9 @@ class ClaudeRun:
     result: dict[str, Any] | None
 
     def explain(self) -> str:
-        return f"claude exited {self.returncode}\nstdout:\n{self.stdout[-4000:]}\nstderr:\n{self.stderr[-4000:]}"
+        return (
+            f"claude exited {self.returncode}\nstdout:\n{self.stdout[-4000:]}\nstderr:\n{self.stderr[-4000:]}"
+        )
 
 
 def run_claude(
@@ -108,7 +110,13 @@ def run_claude(
     cmd += extra_args or []
     try:
         proc = subprocess.run(
-            cmd, cwd=ws.repo, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            cmd,
+            cwd=ws.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(

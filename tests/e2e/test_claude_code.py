@@ -12,7 +12,6 @@ import os
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,9 @@ from .harness import Workspace, run_claude
 pytestmark = pytest.mark.e2e
 
 # The console script next to the interpreter; AGENT_SYNC_E2E_CLI may name another executable.
-AGENT_SYNC = os.environ.get("AGENT_SYNC_E2E_CLI") or os.path.join(os.path.dirname(sys.executable), "agent-sync")
+AGENT_SYNC = os.environ.get("AGENT_SYNC_E2E_CLI") or os.path.join(
+    os.path.dirname(sys.executable), "agent-sync"
+)
 
 HOOK_EVENTS = {
     "SessionStart": "session-start",
@@ -63,12 +64,19 @@ NOTEBOOK = {
 def agent_sync(ws: Workspace, *args: str, agent_id: str | None = None, check: bool = True):
     """Run the agent-sync CLI in the workspace repo (as `agent_id`, or with no AGENT_SYNC_ID)."""
     if not os.path.exists(AGENT_SYNC):
-        pytest.fail(f"the agent-sync console script is missing at {AGENT_SYNC}: install the package (pip install -e .)")
+        pytest.fail(
+            f"the agent-sync console script is missing at {AGENT_SYNC}: install the package (pip install -e .)"
+        )
     env = dict(ws.env)
     if agent_id is not None:
         env["AGENT_SYNC_ID"] = agent_id
     proc = subprocess.run(
-        [AGENT_SYNC, *args], cwd=ws.repo, env=env, capture_output=True, text=True, timeout=60,
+        [AGENT_SYNC, *args],
+        cwd=ws.repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         stdin=subprocess.DEVNULL,
     )
     if check and proc.returncode != 0:
@@ -84,7 +92,9 @@ def locks_json(ws: Workspace) -> list[dict[str, Any]]:
     try:
         data = json.loads(proc.stdout)
     except ValueError as exc:
-        raise AssertionError(f"`agent-sync locks --json` printed no JSON:\n{proc.stdout}\n{proc.stderr}") from exc
+        raise AssertionError(
+            f"`agent-sync locks --json` printed no JSON:\n{proc.stdout}\n{proc.stderr}"
+        ) from exc
     assert isinstance(data, dict) and isinstance(data.get("locks"), list), data
     return data["locks"]
 
@@ -111,7 +121,9 @@ def check_installed_hooks(ws: Workspace) -> None:
         assert wanted, f"{event}: no `{AGENT_SYNC} hook {kebab}` handler in settings.json; found {commands}"
 
 
-def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace: Workspace, fake_model: FakeModel):
+def test_locks_messages_and_leases_through_real_claude(
+    claude_binary, workspace: Workspace, fake_model: FakeModel
+):
     ws = workspace
     repo = ws.repo
     ws.write("locked.txt", "locked content\n")
@@ -125,12 +137,20 @@ def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace:
     check_installed_hooks(ws)
     agent_sync(ws, "register", "--name", OTHER_NAME, "--role", "reviewer", agent_id=OTHER_ID)
     agent_sync(
-        ws, "lock", "locked.txt", "notes.ipynb", "script_target.txt", "--reason", "other is refactoring",
+        ws,
+        "lock",
+        "locked.txt",
+        "notes.ipynb",
+        "script_target.txt",
+        "--reason",
+        "other is refactoring",
         agent_id=OTHER_ID,
     )
     agent_sync(ws, "send", "--to", "all", "--message", BROADCAST, agent_id=OTHER_ID)
 
-    protected = {name: (repo / name).read_bytes() for name in ("locked.txt", "notes.ipynb", "script_target.txt")}
+    protected = {
+        name: (repo / name).read_bytes() for name in ("locked.txt", "notes.ipynb", "script_target.txt")
+    }
     free_before = (repo / "free.txt").read_bytes()
 
     # -- the scripted turn -------------------------------------------------------------------
@@ -146,16 +166,27 @@ def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace:
     # Claude Code refuses an Edit/Write/NotebookEdit of a file not Read in the session (and checks
     # that before the PreToolUse hooks run), so each file is Read first.
     read_locked = ToolUse("Read", {"file_path": locked})
-    edit_locked = ToolUse("Edit", {"file_path": locked, "old_string": "locked content", "new_string": "CHANGED"})
+    edit_locked = ToolUse(
+        "Edit", {"file_path": locked, "old_string": "locked content", "new_string": "CHANGED"}
+    )
     write_locked = ToolUse("Write", {"file_path": locked, "content": "OVERWRITTEN\n"})
     read_notebook = ToolUse("Read", {"file_path": notebook})
     edit_notebook = ToolUse(
         "NotebookEdit",
-        {"notebook_path": notebook, "cell_id": "c1", "new_source": "print('changed')", "edit_mode": "replace"},
+        {
+            "notebook_path": notebook,
+            "cell_id": "c1",
+            "new_source": "print('changed')",
+            "edit_mode": "replace",
+        },
     )
-    bash_redirect = ToolUse("Bash", {"command": "echo hi > script_target.txt", "description": "Write the file"})
+    bash_redirect = ToolUse(
+        "Bash", {"command": "echo hi > script_target.txt", "description": "Write the file"}
+    )
     read_free = ToolUse("Read", {"file_path": free})
-    edit_free = ToolUse("Edit", {"file_path": free, "old_string": "free content", "new_string": "free EDITED"})
+    edit_free = ToolUse(
+        "Edit", {"file_path": free, "old_string": "free content", "new_string": "free EDITED"}
+    )
     fake_model.set_script(
         [
             read_locked,
@@ -173,7 +204,10 @@ def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace:
 
     # Bash is allowed up front so that, were the hook not to block it, the command would really run.
     run = run_claude(
-        claude_binary, ws, fake_model, "Please update the files in this repository.",
+        claude_binary,
+        ws,
+        fake_model,
+        "Please update the files in this repository.",
         extra_args=["--allowedTools", "Bash"],
     )
     traffic = fake_model.describe()
@@ -194,7 +228,9 @@ def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace:
         assert result is not None, f"no tool_result for {step.name}\n{traffic}"
         text = tool_result_text(result)
         assert result.get("is_error") is True, f"{step.name} of a locked file was not refused: {text!r}"
-        assert OTHER_NAME in text, f"{step.name} was refused without naming the holder {OTHER_NAME!r}: {text!r}"
+        assert OTHER_NAME in text, (
+            f"{step.name} was refused without naming the holder {OTHER_NAME!r}: {text!r}"
+        )
 
     # -- the free file was edited, under a turn lease that Stop released ------------------------
     result = fake_model.tool_result(edit_free.id)
@@ -211,7 +247,9 @@ def test_locks_messages_and_leases_through_real_claude(claude_binary, workspace:
     assert lease.get("holder") and lease.get("holder") != OTHER_ID, lease
 
     after = locks_json(ws)
-    assert not [lock for lock in after if lock.get("target") == "free.txt"], f"the turn's lease outlived Stop: {after}"
+    assert not [lock for lock in after if lock.get("target") == "free.txt"], (
+        f"the turn's lease outlived Stop: {after}"
+    )
     others = {lock.get("target") for lock in after if lock.get("holder") == OTHER_ID}
     assert {"locked.txt", "notes.ipynb", "script_target.txt"} <= others, after
 
