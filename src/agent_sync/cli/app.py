@@ -21,9 +21,17 @@ class Parser(argparse.ArgumentParser):
 
 
 def _context(args, **kwargs):
+    """Open the store for this command. Every command is the caller's heartbeat, reads included."""
+    from agent_sync.core import presence
     from agent_sync.core.context import open_context
+    from agent_sync.errors import StoreBusy
 
-    return open_context(**kwargs)
+    ctx = open_context(**kwargs)
+    try:
+        presence.heartbeat(ctx)
+    except StoreBusy:
+        pass  # a read still works; the next command beats
+    return ctx
 
 
 def _emit(args, data, text: str | None) -> None:
@@ -63,7 +71,6 @@ def cmd_init(args):
     from agent_sync.core import presence
 
     ctx = _context(args)
-    presence.heartbeat(ctx)
     _emit(args, {"path": ctx.store.path, "schema_version": ctx.store.schema_version()},
           f"agent-sync state ready at {ctx.store.path}")
 
