@@ -68,7 +68,6 @@ def _message_id(text: str) -> int:
 # -- handlers --------------------------------------------------------------------------------------------
 
 def cmd_init(args):
-    from agent_sync.core import presence
 
     ctx = _context(args)
     _emit(args, {"path": ctx.store.path, "schema_version": ctx.store.schema_version()},
