@@ -294,3 +294,18 @@ def test_the_hook_path_imports_no_heavy_modules(held):
     for heavy in ("argparse", "mcp", "textual", "starlette", "uvicorn", "psycopg", "pydantic", "asyncio",
                   "hashlib", "subprocess", "shlex", "tomllib"):
         assert heavy not in modules, heavy
+
+
+def test_installed_git_guard_stops_a_real_commit(held):
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@example.invalid", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@example.invalid"}
+    installed = cli(held, "install", "--git-hook", agent="committer")
+    assert installed.returncode == 0, installed.stderr
+    subprocess.run(["git", "add", "src/app.py"], cwd=held, check=True)
+    commit = subprocess.run(["git", "commit", "-qm", "touch app"], cwd=held, capture_output=True, text=True,
+                            env=dict(os.environ, AGENT_SYNC_ID="committer", **env))
+    assert commit.returncode != 0
+    assert "src/app.py" in commit.stderr and "other-agent" in commit.stderr
+    bypass = subprocess.run(["git", "commit", "-qm", "touch app"], cwd=held, capture_output=True, text=True,
+                            env=dict(os.environ, AGENT_SYNC_ID="committer", AGENT_SYNC_SKIP_GIT_GUARD="1", **env))
+    assert bypass.returncode == 0, bypass.stderr
