@@ -87,7 +87,9 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
         os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
         fd = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, data.encode("utf-8", "surrogateescape"))
+            payload = data.encode("utf-8", "surrogateescape")
+            while payload:  # os.write may write less than asked
+                payload = payload[os.write(fd, payload):]
         finally:
             os.close(fd)
     finally:

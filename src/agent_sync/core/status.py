@@ -45,15 +45,14 @@ def full(ctx, *, heartbeat: bool = True, task_limit: int = 30, lock_limit: int =
         }
 
 
-def _touches(task_files: list[str], lock_row, root: str) -> bool:
+def _task_targets(task_files: list[str], root: str) -> list:
+    found = []
     for raw in task_files:
         try:
-            target = tg.parse_target(raw, root, root)
+            found.append(tg.parse_target(raw, root, root))
         except Exception:
-            continue
-        if locks.targets_overlap(target, locks.row_target(lock_row)):
-            return True
-    return False
+            continue  # a file recorded before it was refused, e.g. outside a moved repository
+    return found
 
 
 def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None) -> str:
@@ -87,7 +86,8 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None)
         lines.append(f"Your locks: {shown}{more}")
 
     live = tx.live_locks(cutoff, exclude_holder=ctx.me)
-    touching = [r for r in live if task_files and _touches(task_files, r, ctx.root)]
+    wanted = _task_targets(task_files, ctx.root)
+    touching = [r for r in live if any(locks.targets_overlap(t, locks.row_target(r)) for t in wanted)]
     for r in touching[:4]:
         lines.append(
             f"Held by another agent, touches your task: {clean(locks.display(locks.row_target(r)), 60, one_line=True)}"
