@@ -1,0 +1,115 @@
+"""Hook latency: `agent-sync hook ...` as Claude Code runs it (the console script, JSON on stdin) against
+1,000 live locks, next to the interpreter floor; and the hook path's heaviest imports (`-X importtime`).
+
+Run: python bench/bench_hooks.py [--runs N] [--warmup N]
+"""
+
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common as c  # noqa: E402
+
+TARGET_RATIO = 2.0  # the issue's target: a PreToolUse hook at most 2x `python -I -c pass`
+IMPORTTIME_RUNS = 7
+
+
+def importtime(argv: list[str], stdin: str | None, cwd: str) -> dict[str, tuple[float, float]]:
+    """{module: (median self µs, median cumulative µs)} over IMPORTTIME_RUNS runs of `python -X importtime`."""
+    import subprocess
+
+    runs: dict[str, list[tuple[int, int]]] = {}
+    for _ in range(IMPORTTIME_RUNS):
+        proc = subprocess.run(argv, cwd=cwd, env=c.clean_env(), input=stdin, capture_output=True, text=True)
+        for line in proc.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            self_us, cumulative, name = line[len("import time:"):].split("|", 2)
+            runs.setdefault(name.strip(), []).append((int(self_us), int(cumulative)))
+    return {name: (statistics.median(s for s, _ in v), statistics.median(cu for _, cu in v))
+            for name, v in runs.items()}
+
+
+def import_tables(root: str, payload: str) -> str:
+    hook = importtime([c.PY, "-X", "importtime", c.SCRIPT, "hook", "pre-tool-use"], payload, root)
+    floor = importtime([c.PY, "-I", "-X", "importtime", "-c", "pass"], None, root)
+    extra = {k: v for k, v in hook.items() if k not in floor}
+    total = sum(s for s, _ in hook.values())
+    extra_total = sum(s for s, _ in extra.values())
+    out = [f"`python -X importtime {c.SCRIPT} hook pre-tool-use` (Edit payload, 1,000 live locks), median of "
+           f"{IMPORTTIME_RUNS} runs: {len(hook)} modules, {total / 1000:.1f} ms of import time in all; "
+           f"{len(extra)} modules ({extra_total / 1000:.1f} ms) beyond what `python -I -c pass` imports.", ""]
+    site = hook.get("site", (0, 0))[1]
+    out += [f"`site` (site-packages start-up, .pth files) takes {site / 1000:.1f} ms cumulative in the hook and is "
+            "paid by the floor too; the first table is what the hook path adds.", ""]
+    tables = (("imports the hook path adds beyond the floor, by cumulative time", extra, 1),
+              ("imports by own (self) time, all modules", hook, 0))
+    for title, modules, key in tables:
+        out += [f"Top 10 {title}:", "", "| module | self ms | cumulative ms | also imported by the floor |",
+                "|---|---:|---:|---|"]
+        for name, (self_us, cumulative) in sorted(modules.items(), key=lambda kv: -kv[1][key])[:10]:
+            out.append(f"| `{name}` | {self_us / 1000:.2f} | {cumulative / 1000:.2f} | "
+                       f"{'yes' if name in floor else 'no'} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    args = c.parse_args(__doc__.splitlines()[0])
+    c.preamble("bench_hooks: Claude Code hooks", args,
+               "- database: 1,000 live locks (850 files, 50 directories, 100 globs) held by 4 live agents; "
+               "the hooks run as one Claude Code session (session_id in the payload), edit policy `auto` "
+               "(an allowed edit takes or renews a turn lease: a write transaction)")
+    root = c.make_repo("hooks")
+    c.seed_locks(root)
+    c.refresh_holders(root)
+
+    hook = [c.SCRIPT, "hook"]
+    edit_free = c.edit_payload(root, "pkg5/sub6/new_file.py")
+    edit_held = c.edit_payload(root, "pkg3/sub3/mod3.py")
+    bash = c.hook_payload(root, "PreToolUse", tool_name="Bash", tool_use_id="toolu_bench", tool_input={
+        "command": "cd pkg5 && sed -i 's/x/y/' sub6/other.py && echo done >> ../notes/log.txt",
+        "description": "edit"})
+    post = c.hook_payload(root, "PostToolUse", tool_name="Edit", tool_use_id="toolu_bench",
+                          tool_input={"file_path": os.path.join(root, "pkg5/sub6/new_file.py"), "old_string": "x",
+                                      "new_string": "y"},
+                          tool_response={"filePath": os.path.join(root, "pkg5/sub6/new_file.py"), "success": True})
+    prompt = c.hook_payload(root, "UserPromptSubmit", prompt="carry on")
+    edit_label = "`agent-sync hook pre-tool-use` Edit → allow"
+    edit_m_label = "`python -I -m agent_sync hook pre-tool-use` Edit → allow"
+    cases = [
+        c.floor_case(),
+        c.Case(edit_label, [*hook, "pre-tool-use"], cwd=root, stdin=edit_free, check=c.is_allow),
+        c.Case(edit_m_label, [c.PY, "-I", "-m", "agent_sync", "hook", "pre-tool-use"], cwd=root, stdin=edit_free,
+               check=c.is_allow),
+        c.Case("`agent-sync hook pre-tool-use` Edit of a locked file → deny", [*hook, "pre-tool-use"], cwd=root,
+               stdin=edit_held, check=c.is_deny),
+        c.Case("`agent-sync hook pre-tool-use` Bash (cd, sed -i, >>) → allow", [*hook, "pre-tool-use"], cwd=root,
+               stdin=bash, check=c.is_allow),
+        c.Case("`agent-sync hook post-tool-use` Edit", [*hook, "post-tool-use"], cwd=root, stdin=post,
+               check=c.is_allow),
+        c.Case("`agent-sync hook user-prompt-submit`", [*hook, "user-prompt-submit"], cwd=root, stdin=prompt,
+               check=c.is_allow),
+    ]
+    samples = c.measure(cases, args.runs, args.warmup)
+    floor = samples.pop(c.FLOOR)
+    base = statistics.median(floor)
+    notes = {}
+    for label in (edit_label, edit_m_label):
+        ratio = statistics.median(samples[label]) / base
+        notes[label] = f"target ≤ {TARGET_RATIO:g}× floor: {'met' if ratio <= TARGET_RATIO else 'MISSED'}"
+    print(c.table(list(samples.items()), floor, notes))
+    print()
+    print(import_tables(root, edit_free))
+    if args.keep:
+        print(f"repository kept: {root}")
+    else:
+        import shutil
+
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
