@@ -5,9 +5,11 @@ No assertion here is about time: a command that fails makes the benchmark stop, 
 """
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -73,8 +75,13 @@ def preamble(title: str, args, extra: str = "") -> None:
 
 # -- repositories and seeding -----------------------------------------------------------------------------
 
-def make_repo(prefix: str) -> str:
+def make_repo(prefix: str, keep: bool = False) -> str:
+    """A throw-away git repository, removed when the script exits (also on failure) unless `keep`."""
     root = os.path.realpath(tempfile.mkdtemp(prefix=f"agent-sync-bench-{prefix}-"))
+    if keep:
+        print(f"- repository kept: {root}")
+    else:
+        atexit.register(shutil.rmtree, root, True)
     subprocess.run(["git", "init", "-q", root], check=True)
     for rel in ("src/app.py", "README.md"):
         os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)

@@ -62,7 +62,7 @@ def main() -> None:
                "- database: 1,000 live locks (850 files, 50 directories, 100 globs) held by 4 live agents; "
                "the hooks run as one Claude Code session (session_id in the payload), edit policy `auto` "
                "(an allowed edit takes or renews a turn lease: a write transaction)")
-    root = c.make_repo("hooks")
+    root = c.make_repo("hooks", args.keep)
     c.seed_locks(root)
     c.refresh_holders(root)
 
@@ -103,12 +103,6 @@ def main() -> None:
     print(c.table(list(samples.items()), floor, notes))
     print()
     print(import_tables(root, edit_free))
-    if args.keep:
-        print(f"repository kept: {root}")
-    else:
-        import shutil
-
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ def main() -> None:
                "- database: 1,000 live locks (850 files, 50 directories, 100 globs; 10 globs rooted at the "
                "repository top) held by 4 live agents, seeded through the store API in one transaction; "
                "`lock` checks every live lock for overlap, the edit guard only the candidates of one path")
-    root = c.make_repo("locks")
-    empty = c.make_repo("locks-empty")
+    root = c.make_repo("locks", args.keep)
+    empty = c.make_repo("locks-empty", args.keep)
     live = c.seed_locks(root)
     assert live == 1000, live
     c.refresh_holders(root)
@@ -78,13 +78,6 @@ def main() -> None:
     print(f"\nfloor median {statistics.median(floor) * 1000:.1f} ms; in-process rows ran {inproc_runs} times "
           f"(find_conflicts {max(50, args.runs * 2)}) in this process, so their ratio is to a process start-up, "
           "not like for like.")
-    if args.keep:
-        print(f"\nrepositories kept: {root} {empty}")
-    else:
-        import shutil
-
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(empty, ignore_errors=True)
 
 
 if __name__ == "__main__":

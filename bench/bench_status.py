@@ -87,7 +87,7 @@ def seed(root: str) -> dict:
 def main() -> None:
     args = c.parse_args(__doc__.splitlines()[0], runs=20)
     c.preamble("bench_status: status views on a busy database", args)
-    root = c.make_repo("status")
+    root = c.make_repo("status", args.keep)
     counts = seed(root)
     c.refresh_holders(root)
     print("- database: " + ", ".join(f"{v:,} {k}" for k, v in counts.items())
@@ -106,12 +106,6 @@ def main() -> None:
     samples = c.measure(cases, args.runs, args.warmup)
     floor = samples.pop(c.FLOOR)
     print(c.table(list(samples.items()), floor))
-    if args.keep:
-        print(f"\nrepository kept: {root}")
-    else:
-        import shutil
-
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
