@@ -423,12 +423,6 @@ def schema_problems(db_path: str, agents: int) -> list[str]:
 FIRST_OPEN_ROUNDS = 100
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "SQLiteStore._prepare runs `PRAGMA journal_mode=WAL` on a new database outside the busy-timeout "
-    "protection: when several processes create the database at once, SQLite returns SQLITE_BUSY at once "
-    "(it does not call the busy handler for this lock escalation), so a racer fails within milliseconds with "
-    "StoreBusy 'is busy: another process holds its write lock; try again' (CLI exit 1; a hook fails open "
-    "and logs it), although busy_timeout_seconds is 30"))
 def test_sixteen_racers_create_the_database_once(pool, racing_repo, tmp_path):
     from agent_sync.paths import ensure_state_dir
 

@@ -177,9 +177,24 @@ class SQLiteStore:
         conn.execute("PRAGMA foreign_keys=ON")
         if version == SCHEMA_VERSION:
             return
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal()
         self.migrate()
+
+    def _enable_wal(self) -> None:
+        """Switch a new database to WAL. SQLite answers "locked" at once, without using the busy timeout, when
+        several connections switch the same new file together, so retry until the timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def migrate(self, target: int | None = None) -> int:
         """Apply the missing migrations in one transaction; safe when several processes start at once."""
