@@ -55,6 +55,21 @@ def _task_targets(task_files: list[str], root: str) -> list:
     return found
 
 
+def _locks_touching(tx, ctx, wanted: list, live: list) -> list:
+    """Other agents' live locks that overlap the reader's task targets; files go through the indexed point query."""
+    ids = set()
+    for target in wanted:
+        if target.kind == "file":
+            ids.update(r["id"] for r in locks.covering(tx, ctx, target.key) if r["holder"] != ctx.me)
+    broad = [t for t in wanted if t.kind != "file"]
+    if broad:
+        for row in live:
+            held = locks.row_target(row)
+            if row["id"] not in ids and any(locks.targets_overlap(t, held) for t in broad):
+                ids.add(row["id"])
+    return [r for r in live if r["id"] in ids]
+
+
 def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None) -> str:
     """A short brief, most relevant to the reading agent first, always under `limit` characters."""
     if tx is None:
@@ -86,8 +101,7 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None)
         lines.append(f"Your locks: {shown}{more}")
 
     live = tx.live_locks(cutoff, exclude_holder=ctx.me)
-    wanted = _task_targets(task_files, ctx.root)
-    touching = [r for r in live if any(locks.targets_overlap(t, locks.row_target(r)) for t in wanted)]
+    touching = _locks_touching(tx, ctx, _task_targets(task_files, ctx.root), live)
     for r in touching[:4]:
         lines.append(
             f"Held by another agent, touches your task: {clean(locks.display(locks.row_target(r)), 60, one_line=True)}"
