@@ -166,7 +166,6 @@ def test_decisions(cli):
     cli.error(1, "decision", "d" * 10_001, agent="a", expect=("decision is too long",))
 
 
-@pytest.mark.xfail(strict=True, reason="decisions --limit 0 claims there are no decisions; a negative limit lists all")
 @pytest.mark.parametrize("limit", ["0", "-1"])
 def test_decisions_limit_must_be_positive_like_activity_limit(cli, limit):
     cli.ok("decision", "Use SQLite", agent="a")
@@ -252,8 +251,6 @@ def test_append_refuses_more_than_a_megabyte(cli):
     assert not (cli.root / "big.txt").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="binary or NUL-bearing stdin is appended as is (exit 0), or with strict "
-                                       "stdin decoding crashes as an internal error (exit 3)")
 @pytest.mark.parametrize("payload,env", [
     (bytes(range(256)) * 4, {}),
     (b"\xff\xfe\xfd broken utf-8\n", {"PYTHONIOENCODING": "utf-8"}),
@@ -387,7 +384,6 @@ def test_control_bytes_written_by_agents_never_reach_the_terminal(cli):
     assert cli.ok("whoami", agent=evil).out.startswith("evil (ev)")
 
 
-@pytest.mark.xfail(strict=True, reason="the activity renderer prints the entry type unstripped")
 def test_control_bytes_in_an_activity_type_never_reach_the_terminal(cli):
     cli.ok("log", "a note", "--type", f"note{ESC}[2J{ESC}]0;owned\x07", agent="a")
     for command in (["activity"], ["status"]):

@@ -227,7 +227,6 @@ def test_register_rejects_bad_input(cli, args, fragment):
     cli.error(1, "register", *args, expect=(fragment,))
 
 
-@pytest.mark.xfail(strict=True, reason="an agent may register as 'all', a name no direct message can reach")
 def test_the_broadcast_address_is_not_a_name(cli):
     cli.error(1, "register", "--name", "all", agent="x", expect=("all",))
 
@@ -296,7 +295,6 @@ def test_a_linked_worktree_shares_the_main_repositorys_state(cli, worktree):
               expect=("resource:db-migrations is locked by in-worktree (w)", "migrating"))
 
 
-@pytest.mark.xfail(strict=True, reason="in a linked worktree every path is refused as outside the main repository")
 def test_paths_inside_a_linked_worktree_can_be_locked(cli, worktree):
     result = cli("lock", "src/app.py", agent="w", cwd=worktree)
     assert result.code == 0, result
@@ -379,7 +377,6 @@ def test_a_read_only_database_is_one_line_naming_it(cli):
 
 
 @needs_privilege_drop
-@pytest.mark.xfail(strict=True, reason="an unwritable or blocked state directory is an internal error (exit 3)")
 @pytest.mark.parametrize("case", ["state directory read-only", "repository root read-only",
                                   "state directory is a file"])
 def test_an_unusable_state_directory_is_one_line_naming_it(cli, case):

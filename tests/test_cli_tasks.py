@@ -278,7 +278,6 @@ def test_a_released_task_has_no_owner_and_goes_back_to_the_queue(cli):
     assert cli.json("claim-next", agent="b")["id"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="release-task/cancel-task of a blocked task keep its blocked_reason")
 def test_a_task_that_is_no_longer_blocked_shows_no_blocked_reason(cli):
     create(cli, "was blocked")
     cli.ok("claim-task", "1", agent="a")

@@ -40,11 +40,13 @@ def pre_tool(repo, tool, tool_input, **kw):
 
 
 def denied(result) -> str:
-    assert result.returncode == 0, result.stderr
+    """A block is exit 2 with the reason on stderr, and Claude's deny JSON on stdout saying the same."""
+    assert result.returncode == 2, result.stderr
     out = json.loads(result.stdout)
     specific = out["hookSpecificOutput"]
     assert specific["hookEventName"] == "PreToolUse"
     assert specific["permissionDecision"] == "deny"
+    assert result.stderr.strip() == specific["permissionDecisionReason"]
     return specific["permissionDecisionReason"]
 
 

@@ -202,8 +202,6 @@ def test_three_agents_run_verbatim_and_the_hook_blocks_the_tests_agent(shell):
     assert "BLOCKED" not in blocked_again.stdout + blocked_again.stderr  # unlocked: the edit goes through
 
 
-@pytest.mark.xfail(strict=True, reason="seed README: the blocked PreToolUse hook exits 2; it now exits 0 with a JSON "
-                                       "deny (Claude Code honours both)")
 def test_three_agents_hook_exits_2_as_the_seed_readme_says(shell):
     hook, _ = run_three_agents(shell)
     assert hook.returncode == 2, hook

@@ -55,6 +55,30 @@ def find_root(start: str | None = None) -> str:
         cur = parent
 
 
+def tree_root(start: str) -> str | None:
+    """The working tree containing `start`: its nearest ancestor with a `.git` directory or file."""
+    cur = os.path.realpath(start)
+    while True:
+        if os.path.exists(os.path.join(cur, ".git")):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return None
+        cur = parent
+
+
+def worktree_root(cwd: str, root: str) -> str:
+    """Where repo-relative paths start for a caller in `cwd`: its linked worktree when that worktree belongs
+    to `root`'s repository (so `src/a.py` names the same file in every worktree), else `root`."""
+    tree = tree_root(cwd)
+    if tree is None or tree == root:
+        return root
+    dotgit = os.path.join(tree, ".git")
+    if os.path.isfile(dotgit) and _main_worktree(dotgit) == root:
+        return tree
+    return root
+
+
 def state_dir(root: str) -> str:
     return os.path.join(root, STATE_DIR)
 

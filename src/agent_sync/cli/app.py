@@ -285,6 +285,8 @@ def cmd_decision(args):
 def cmd_decisions(args):
     from agent_sync.core import journal
 
+    if args.limit is not None and args.limit <= 0:
+        raise UsageError("--limit must be positive")
     data = journal.decisions(_context(args), args.limit)
     _emit(args, {"decisions": data}, render.decisions(data) or "no decisions yet")
 
@@ -312,7 +314,12 @@ def cmd_append(args):
     if args.content is None:
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("give --content, or pipe the text to append on stdin")
-        content = sys.stdin.read()
+        try:
+            content = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("stdin is not UTF-8 text; append takes text only") from None
+        if "\x00" in content:
+            raise UsageError("stdin contains NUL bytes; append takes text only")
     else:
         content = args.content
     data = journal.append(_context(args), args.file, content, wait=args.wait, newline=not args.no_newline)
@@ -508,7 +515,7 @@ def _log_unexpected(exc: BaseException) -> str:
 
         directory = paths.state_dir(paths.find_root())
         if not os.path.isdir(directory):
-            directory = os.getcwd()
+            return "(no state directory to log to)"
         log_path = os.path.join(directory, "error.log")
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write("".join(traceback.format_exception(exc)))

@@ -70,7 +70,7 @@ def decisions(items: list[dict]) -> str:
 
 def activity(items: list[dict]) -> str:
     return "\n".join(
-        f"{_clock(a['at'])} {one(a['agent_name'], 30)} {a['type']}: {one(a['message'], 160)}"
+        f"{_clock(a['at'])} {one(a['agent_name'], 30)} {one(a['type'], 40)}: {one(a['message'], 160)}"
         + (f" [{one(a['file'], 80)}]" if a["file"] else "")
         for a in items
     )

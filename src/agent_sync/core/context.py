@@ -11,8 +11,9 @@ class Context:
     """A plain class rather than a dataclass: `dataclasses` costs the hook path ~7 ms of imports."""
 
     def __init__(self, root: str, settings: Settings, store, me: str, id_source: str = "", client: str = "",
-                 session: str = "", cwd: str = "", sleep=time.sleep):
+                 session: str = "", cwd: str = "", sleep=time.sleep, tree: str | None = None):
         self.root, self.settings, self.store, self.me = root, settings, store, me
+        self.tree = tree or root  # the caller's working tree: where its repo-relative paths start
         self.id_source, self.client, self.session, self.cwd = id_source, client, session, cwd
         self.sleep = sleep  # injectable, so waits run on a controlled clock in tests
 
@@ -37,4 +38,4 @@ def open_context(*, cwd: str | None = None, session_id: str | None = None, clien
     store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
     me, source = identity.resolve(root, session_id, client or "claude", environ)
     return Context(root=root, settings=settings, store=store, me=me, id_source=source, client=client,
-                   session=session_id or "", cwd=cwd)
+                   session=session_id or "", cwd=cwd, tree=paths.worktree_root(cwd, root))

@@ -12,14 +12,9 @@ from agent_sync.core.presence import status_of
 
 def worktree_of(path: str) -> str:
     """The working tree that contains `path` (a linked worktree is its own tree here, unlike paths.find_root)."""
-    cur = os.path.realpath(path or ".")
-    while True:
-        if os.path.exists(os.path.join(cur, ".git")):
-            return cur
-        parent = os.path.dirname(cur)
-        if parent == cur:
-            return os.path.realpath(path or ".")
-        cur = parent
+    from agent_sync.paths import tree_root
+
+    return tree_root(path or ".") or os.path.realpath(path or ".")
 
 
 def _dirty(cwd: str) -> bool:

@@ -39,7 +39,7 @@ def log(ctx, message: str, *, type_: str = "note", file: str | None = None) -> d
     message = check_text(message, "message", MAX_TEXT)
     type_ = check_text(type_, "type", 40)
     if file is not None:
-        file = locks.display(locks.tg.parse_target(file, ctx.root, ctx.cwd or None))
+        file = locks.display(locks.tg.parse_target(file, ctx.tree, ctx.cwd or None))
     with ctx.store.write() as tx:
         ensure_agent(tx, ctx)
         tx.insert_activity(ctx.me, type_, message, file)
@@ -63,7 +63,7 @@ def parse_since(text: str | None, now: float) -> float | None:
 def activity(ctx, *, since: str | None = None, agent: str | None = None, file: str | None = None,
              limit: int = 50) -> list[dict]:
     if file is not None:
-        file = locks.display(locks.tg.parse_target(file, ctx.root, ctx.cwd or None))
+        file = locks.display(locks.tg.parse_target(file, ctx.tree, ctx.cwd or None))
     if limit <= 0:
         raise UsageError("--limit must be positive")
     with ctx.store.read() as tx:
@@ -75,7 +75,7 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
     """Append to a shared file atomically: under an exclusive lock, in one write call."""
     if len(content) > MAX_APPEND:
         raise UsageError(f"content is too large ({len(content)} characters; the limit is {MAX_APPEND})")
-    target = locks.tg.parse_target(raw_path, ctx.root, ctx.cwd or None)
+    target = locks.tg.parse_target(raw_path, ctx.tree, ctx.cwd or None)
     if target.kind != "file":
         raise UsageError(f"append needs a file, not a {target.kind}: {raw_path}")
     held_before = any(v["kind"] == "file" and v["target"] == target.key for v in locks.list_locks(ctx)
@@ -83,7 +83,7 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
     locks.lock(ctx, [target.key], reason="append", ttl_minutes=5, wait=wait)
     try:
         data = content if (not newline or content.endswith("\n")) else content + "\n"
-        full = os.path.join(ctx.root, target.key)
+        full = os.path.join(ctx.tree, target.key)
         os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
         fd = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

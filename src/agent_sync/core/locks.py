@@ -50,7 +50,7 @@ def index_key(target: tg.Target) -> str:
 
 
 def parse_targets(ctx, raw_targets, resources=()) -> list[tg.Target]:
-    result = [tg.parse_target(raw, ctx.root, ctx.cwd or None) for raw in raw_targets]
+    result = [tg.parse_target(raw, ctx.tree, ctx.cwd or None) for raw in raw_targets]
     result += [resource(name) for name in resources]
     if not result:
         raise UsageError("name at least one target (a path, directory, glob or --resource NAME)")

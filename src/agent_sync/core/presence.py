@@ -55,8 +55,13 @@ def check_text(value: str, what: str, limit: int, *, allow_empty: bool = False) 
     return value
 
 
+RESERVED_NAMES = ("all",)  # `send --to all` is always a broadcast
+
+
 def register(ctx, name: str, role: str | None = None) -> dict:
     name = check_text(name, "name", MAX_NAME)
+    if name.lower() in RESERVED_NAMES:
+        raise UsageError(f"{name!r} is reserved for broadcasts; choose another name")
     with ctx.store.write() as tx:
         ensure_agent(tx, ctx)
         holder = _name_holder(tx, ctx, name)

@@ -104,7 +104,7 @@ def create(ctx, title: str, *, description: str = "", files=(), priority: int | 
     title = check_text(title, "title", MAX_TITLE)
     description = check_text(description, "description", MAX_DESCRIPTION, allow_empty=True)
     priority = _check_priority(priority)
-    keys = [locks.display(tg.parse_target(f, ctx.root, ctx.cwd or None)) for f in files]
+    keys = [locks.display(tg.parse_target(f, ctx.tree, ctx.cwd or None)) for f in files]
     with ctx.store.write() as tx:
         ensure_agent(tx, ctx)
         deps = [resolve(tx, ref)["id"] for ref in depends_on]
@@ -243,11 +243,12 @@ def block(ctx, ref, reason: str, *, force: bool = False) -> dict:
 
 def release(ctx, ref, *, force: bool = False) -> dict:
     return _change(ctx, ref, "release", ("in_progress", "blocked"), force=force, require_owner=True,
-                   status="open", owner=None)
+                   status="open", owner=None, blocked_reason="")
 
 
 def cancel(ctx, ref, *, force: bool = False) -> dict:
-    return _change(ctx, ref, "cancel", ("open", "in_progress", "blocked"), force=force, status="cancelled")
+    return _change(ctx, ref, "cancel", ("open", "in_progress", "blocked"), force=force, status="cancelled",
+                   blocked_reason="")
 
 
 def reopen(ctx, ref) -> dict:

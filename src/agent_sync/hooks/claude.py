@@ -116,7 +116,7 @@ def _written_targets(payload: dict, ctx) -> tuple[list, list[tuple[str, str]]]:
         value = tool_input.get(FILE_TOOLS[tool]) or tool_input.get("file_path")
         if isinstance(value, str):
             try:
-                found.append(targets.Target("file", targets.relpath_in_repo(value, ctx.root, ctx.cwd)))
+                found.append(targets.Target("file", targets.relpath_in_repo(value, ctx.tree, ctx.cwd)))
             except Exception:
                 pass  # outside the repository, or not a path at all: not ours to guard
     elif tool in SHELL_TOOLS:
@@ -128,18 +128,21 @@ def _written_targets(payload: dict, ctx) -> tuple[list, list[tuple[str, str]]]:
         raw, destructive = guard.shell_effects(command, ctx.cwd, powershell=(tool == "PowerShell"))
         for value in raw:
             try:  # a shell path may name a directory or a glob: guard the whole set it stands for
-                found.append(targets.parse_target(value, ctx.root, ctx.cwd))
+                found.append(targets.parse_target(value, ctx.tree, ctx.cwd))
             except Exception:
                 continue
     return found, destructive
 
 
 def _deny(reason: str) -> Out:
+    """Exit 2 with the reason on stderr (the original contract, honoured by Claude Code, Codex and Gemini),
+    and the same decision as Claude's `permissionDecision: "deny"` JSON on stdout."""
     from agent_sync.text import clean
 
     reason = "agent-sync BLOCKED: " + clean(reason, 2000, one_line=True)
-    return _json({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
-                                         "permissionDecisionReason": reason}})
+    decision = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
+                                       "permissionDecisionReason": reason}}
+    return Out(2, json.dumps(decision, ensure_ascii=False), reason)
 
 
 def pre_tool_use(payload: dict) -> Out:

@@ -30,10 +30,8 @@ def run() -> int:
     if not staged:
         return 0
     ctx = open_context(cwd=cwd, busy_timeout="hook")
-    prefix = os.path.relpath(guard.worktree_of(cwd), ctx.root)
-    prefix = "" if prefix == "." else prefix + "/"
-    with ctx.store.read() as tx:
-        problems = guard.staged_conflicts(tx, ctx, [prefix + p for p in staged])
+    with ctx.store.read() as tx:  # staged paths are relative to this worktree, like every lock key
+        problems = guard.staged_conflicts(tx, ctx, staged)
     if not problems:
         return 0
     print("agent-sync: commit refused — it touches paths other active agents hold:", file=sys.stderr)

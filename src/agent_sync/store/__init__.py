@@ -18,6 +18,13 @@ def open_store(root: str, settings, *, busy_timeout: float | None = None, clock=
     from agent_sync.store.sqlite import SQLiteStore
 
     if create:
-        ensure_state_dir(root)
+        try:
+            ensure_state_dir(root)
+        except OSError as exc:
+            from agent_sync.errors import StoreError
+
+            where = exc.filename or root
+            raise StoreError(f"cannot create the state directory {where} ({exc.strerror or exc}); "
+                             "make the repository writable, or point AGENT_SYNC_ROOT elsewhere") from None
     timeout = settings.busy_timeout_seconds if busy_timeout is None else busy_timeout
     return SQLiteStore(db_path(root), busy_timeout=timeout, clock=clock, create=create)
