@@ -311,3 +311,15 @@ def test_installed_git_guard_stops_a_real_commit(held):
     bypass = subprocess.run(["git", "commit", "-qm", "touch app"], cwd=held, capture_output=True, text=True,
                             env=dict(os.environ, AGENT_SYNC_ID="committer", AGENT_SYNC_SKIP_GIT_GUARD="1", **env))
     assert bypass.returncode == 0, bypass.stderr
+
+
+def test_a_lock_holds_in_every_worktree_of_the_repository(held, tmp_path):
+    git = ["git", "-c", "user.name=a", "-c", "user.email=a@example.invalid"]
+    subprocess.run([*git, "add", "-A"], cwd=held, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=held, check=True)
+    tree = tmp_path / "feature-tree"
+    subprocess.run(["git", "worktree", "add", "-q", str(tree)], cwd=held, check=True)
+    reason = denied(hook(tree, "pre-tool-use", {"tool_name": "Edit", "tool_input": {
+        "file_path": str(tree / "src" / "app.py"), "old_string": "hi", "new_string": "ho"}}))
+    assert "src/app.py" in reason and "other-agent" in reason
+    assert not (tree / ".claude" / "coordination").exists()  # one shared state, in the main worktree
