@@ -482,7 +482,7 @@ def test_hooks_answer_while_another_process_holds_the_write_lock(racing_repo):
 
         denied = hook(repo, "pre-tool-use", {"tool_name": "Edit", "tool_input": {
             "file_path": str(repo / "src/app.py"), "old_string": "hi", "new_string": "ho"}})
-        assert denied.returncode == 0, denied.stderr
+        assert denied.returncode == 2, denied.stderr
         decision = json.loads(denied.stdout)["hookSpecificOutput"]
         assert decision["permissionDecision"] == "deny"
         assert "holder" in decision["permissionDecisionReason"]
