@@ -1668,15 +1668,7 @@ def analyze_bash(command: str) -> ShellAnalysis:
 
     Never raises: anything that cannot be parsed yields ``ShellAnalysis(unparsed=True)``.
     """
-    try:
-        text = _prepare(command)
-        if text is None:
-            return ShellAnalysis(unparsed=True)
-        a = _Analyzer()
-        a.run_text(text, "")
-        return a.result()
-    except Exception:  # _ParseError, RecursionError, or a bug: fail open, never break the hook
-        return ShellAnalysis(unparsed=True)
+    return _analyze(command, _Analyzer.run_text)
 
 
 def analyze_powershell(command: str) -> ShellAnalysis:
@@ -1684,12 +1676,16 @@ def analyze_powershell(command: str) -> ShellAnalysis:
 
     Never raises: anything that cannot be parsed yields ``ShellAnalysis(unparsed=True)``.
     """
+    return _analyze(command, _Analyzer.ps_run)
+
+
+def _analyze(command, run) -> ShellAnalysis:
     try:
         text = _prepare(command)
         if text is None:
             return ShellAnalysis(unparsed=True)
-        a = _Analyzer()
-        a.ps_run(text, "")
-        return a.result()
-    except Exception:  # fail open
+        analyzer = _Analyzer()
+        run(analyzer, text, "")
+        return analyzer.result()
+    except Exception:  # _ParseError, RecursionError, or a bug: fail open, never break the hook
         return ShellAnalysis(unparsed=True)

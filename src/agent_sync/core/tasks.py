@@ -75,6 +75,22 @@ def _owner_live(tx, ctx, task) -> bool:
     return status_of(owner, tx.now, ctx.settings) == "active"
 
 
+def _refuse_if_held(tx, ctx, task, action: str, force: bool) -> None:
+    """Only the owner acts on a task while the owner is active, unless forced."""
+    if task["owner"] and task["owner"] != ctx.me and _owner_live(tx, ctx, task) and not force:
+        hint = (f"ask them: agent-sync send --to {task['owner_name']} --message '...'" if action == "claim"
+                else f"only they can {action} it (or use --force)")
+        raise Conflict(f"task #{task['id']} is held by {task['owner_name']} ({task['owner']}), who is active; {hint}")
+
+
+def _clear_current(tx, task) -> None:
+    """The task no longer is its owner's current one."""
+    if task["owner"]:
+        owner = tx.get_agent(task["owner"])
+        if owner is not None and owner["current_task"] == task["id"]:
+            tx.update_agent(task["owner"], current_task=None)
+
+
 def _check_priority(priority) -> int:
     if priority is None:
         return 0
@@ -154,9 +170,7 @@ def claim(ctx, ref, *, lock_files: bool = False, force: bool = False) -> dict:
         task = resolve(tx, ref)
         if task["status"] in FINISHED:
             raise UsageError(f"task #{task['id']} is {task['status']}; reopen it first: agent-sync reopen-task {task['id']}")
-        if task["owner"] and task["owner"] != ctx.me and _owner_live(tx, ctx, task) and not force:
-            raise Conflict(f"task #{task['id']} is held by {task['owner_name']} ({task['owner']}), who is active; "
-                           f"ask them: agent-sync send --to {task['owner_name']} --message '...'")
+        _refuse_if_held(tx, ctx, task, "claim", force)
         waiting = tx.unfinished_dependencies(task["id"])
         if waiting and not force:
             names = ", ".join(f"#{d['id']} ({d['status']})" for d in waiting)
@@ -177,14 +191,14 @@ def claim_next(ctx, *, lock_files: bool = False) -> dict:
             if task["owner"] == ctx.me and task["status"] == "in_progress":
                 skipped.append(task["id"])
                 continue
-            if lock_files and tx.task_files([task["id"]])[task["id"]]:
-                wanted = locks.parse_targets(ctx, tx.task_files([task["id"]])[task["id"]])
-                found = locks.find_conflicts(tx, ctx, wanted, "exclusive")
+            files = tx.task_files([task["id"]])[task["id"]] if lock_files else []
+            if files:
+                found = locks.find_conflicts(tx, ctx, locks.parse_targets(ctx, files), "exclusive")
                 if found:
                     skipped.append(task["id"])
-                    conflicts.append(locks.describe_conflict(found[0][0], found[0][1], found[0][2]))
+                    conflicts.append(locks.describe_conflict(*found[0]))
                     continue
-            return _take(tx, ctx, task, lock_files and bool(tx.task_files([task["id"]])[task["id"]]))
+            return _take(tx, ctx, task, bool(files))
 
 
 def complete(ctx, ref, *, force: bool = False) -> dict:
@@ -193,15 +207,10 @@ def complete(ctx, ref, *, force: bool = False) -> dict:
         task = resolve(tx, ref)
         if task["status"] in FINISHED:
             raise UsageError(f"task #{task['id']} is already {task['status']}")
-        if task["owner"] and task["owner"] != ctx.me and _owner_live(tx, ctx, task) and not force:
-            raise Conflict(f"task #{task['id']} is held by {task['owner_name']} ({task['owner']}), who is active; "
-                           "only they can complete it (or use --force)")
+        _refuse_if_held(tx, ctx, task, "complete", force)
         before = {d["id"] for d in tx.dependents(task["id"]) if tx.unfinished_dependencies(d["id"])}
         tx.update_task(task["id"], status="done", blocked_reason="")
-        if task["owner"]:
-            owner = tx.get_agent(task["owner"])
-            if owner is not None and owner["current_task"] == task["id"]:
-                tx.update_agent(task["owner"], current_task=None)
+        _clear_current(tx, task)
         unblocked = [
             {"id": d["id"], "title": d["title"]}
             for d in tx.dependents(task["id"])
@@ -220,17 +229,12 @@ def _change(ctx, ref, action: str, allow_statuses, *, force: bool = False, requi
         task = resolve(tx, ref)
         if task["status"] not in allow_statuses:
             raise UsageError(f"task #{task['id']} is {task['status']}; cannot {action} it")
-        others = task["owner"] and task["owner"] != ctx.me
         if require_owner and not task["owner"]:
             raise UsageError(f"task #{task['id']} has no owner to release it from")
-        if others and _owner_live(tx, ctx, task) and not force:
-            raise Conflict(f"task #{task['id']} is held by {task['owner_name']} ({task['owner']}), who is active; "
-                           f"only they can {action} it (or use --force)")
+        _refuse_if_held(tx, ctx, task, action, force)
         tx.update_task(task["id"], **fields)
-        if task["owner"] and "owner" in fields:
-            owner = tx.get_agent(task["owner"])
-            if owner is not None and owner["current_task"] == task["id"]:
-                tx.update_agent(task["owner"], current_task=None)
+        if "owner" in fields:
+            _clear_current(tx, task)
         tx.insert_activity(ctx.me, "task", f"{action} task #{task['id']}: {task['title']}")
         return _view(tx, ctx, tx.get_task(task["id"]))
 
