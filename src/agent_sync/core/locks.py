@@ -94,31 +94,27 @@ def _incompatible(mode_a: str, mode_b: str) -> bool:
     return mode_a == "exclusive" or mode_b == "exclusive"
 
 
+def _standing_in_the_way(rows, wanted: list[tg.Target], mode: str, waiting: bool) -> list[tuple]:
+    found = []
+    for row in rows:
+        if not _incompatible(mode, row["mode"]):
+            continue
+        held = row_target(row)
+        target = next((t for t in wanted if targets_overlap(t, held)), None)
+        if target is not None:
+            found.append((row, target, waiting))
+    return found
+
+
 def find_conflicts(tx, ctx, wanted: list[tg.Target], mode: str, my_waiters=()) -> list[tuple]:
     """(row, target, is_waiter) for every live lock of another agent, and every queued waiter ahead of the
     caller, that stands in the way of taking `wanted` in `mode`."""
     cutoff = ctx.live_cutoff(tx.now)
-    found = []
-    for row in tx.live_locks(cutoff, exclude_holder=ctx.me):
-        if not _incompatible(mode, row["mode"]):
-            continue
-        held = row_target(row)
-        for target in wanted:
-            if targets_overlap(target, held):
-                found.append((row, target, False))
-                break
     my_first = min(my_waiters) if my_waiters else None
-    for row in tx.live_waiters(cutoff):
-        if row["agent"] == ctx.me or (my_first is not None and row["id"] >= my_first):
-            continue
-        if not _incompatible(mode, row["mode"]):
-            continue
-        queued = row_target(row)
-        for target in wanted:
-            if targets_overlap(target, queued):
-                found.append((row, target, True))
-                break
-    return found
+    ahead = [w for w in tx.live_waiters(cutoff)
+             if w["agent"] != ctx.me and (my_first is None or w["id"] < my_first)]
+    return (_standing_in_the_way(tx.live_locks(cutoff, exclude_holder=ctx.me), wanted, mode, False)
+            + _standing_in_the_way(ahead, wanted, mode, True))
 
 
 def ttl_seconds(ctx, ttl_minutes: float | None) -> float:
