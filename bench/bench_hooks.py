@@ -85,7 +85,7 @@ def main() -> None:
         c.Case(edit_m_label, [c.PY, "-I", "-m", "agent_sync", "hook", "pre-tool-use"], cwd=root, stdin=edit_free,
                check=c.is_allow),
         c.Case("`agent-sync hook pre-tool-use` Edit of a locked file → deny", [*hook, "pre-tool-use"], cwd=root,
-               stdin=edit_held, check=c.is_deny),
+               stdin=edit_held, expect=2, check=c.is_deny),
         c.Case("`agent-sync hook pre-tool-use` Bash (cd, sed -i, >>) → allow", [*hook, "pre-tool-use"], cwd=root,
                stdin=bash, check=c.is_allow),
         c.Case("`agent-sync hook post-tool-use` Edit", [*hook, "post-tool-use"], cwd=root, stdin=post,

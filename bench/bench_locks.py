@@ -40,7 +40,7 @@ def main() -> None:
         c.Case("`agent-sync hook pre-tool-use` Edit, free file → allow", [c.SCRIPT, "hook", "pre-tool-use"],
                cwd=root, stdin=c.edit_payload(root, "pkg3/sub3/new_file.py"), check=c.is_allow),
         c.Case("`agent-sync hook pre-tool-use` Edit, locked file → deny", [c.SCRIPT, "hook", "pre-tool-use"],
-               cwd=root, stdin=c.edit_payload(root, held), check=c.is_deny),
+               cwd=root, stdin=c.edit_payload(root, held), expect=2, check=c.is_deny),
     ]
     samples = c.measure(cases, args.runs, args.warmup)
     floor = samples.pop(c.FLOOR)
