@@ -262,3 +262,13 @@ def test_compact_keeps_hostile_text_inside_the_frame(ctx):
     brief = status.compact(as_agent(ctx, "reader"))
     assert brief.count("</agent-sync-state>") == 1 and brief.endswith("</agent-sync-state>")
     assert "\x1b" not in brief
+
+
+def test_session_brief_reports_which_messages_it_showed_alongside_the_readers_locks(ctx):
+    presence.register(as_agent(ctx, "reader"), "reader")
+    locks.lock(ctx, ["README.md"])
+    sent = messages.send(as_agent(ctx, "writer"), "reader", "look at README")
+    shown: list[int] = []
+    brief = status.compact(as_agent(ctx, "reader"), shown=shown)
+    assert "Your locks: README.md" in brief and "look at README" in brief
+    assert shown == [sent["id"]]

@@ -104,8 +104,8 @@ def parse_target(raw: str, root: str, cwd: str | None = None) -> Target:
     _check_raw(raw)
     if cwd is None:
         cwd = os.getcwd()
-    if is_glob(raw):
-        return _parse_glob(raw, root, cwd)
+    if is_glob(raw) and not os.path.lexists(os.path.join(cwd, raw)):
+        return _parse_glob(raw, root, cwd)  # an existing `app/[id]/page.tsx` is that file, not a pattern
     real_abs = os.path.realpath(os.path.join(cwd, raw))
     rel = _repo_relative(real_abs, raw, root)
     if rel == "":

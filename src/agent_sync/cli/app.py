@@ -10,6 +10,7 @@ from agent_sync.cli import render
 from agent_sync.errors import AgentSyncError, UsageError
 
 DEFAULT_WAIT_SECONDS = 300.0
+MAX_INT = 2**63 - 1  # SQLite's integers
 WAIT_FLAGS = ("--wait",)
 
 
@@ -53,9 +54,12 @@ def _float(text: str) -> float:
 
 def _int(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if abs(value) > MAX_INT:
+        raise argparse.ArgumentTypeError(f"out of range: {text}")
+    return value
 
 
 def _message_id(text: str) -> int:
@@ -524,7 +528,15 @@ def _log_unexpected(exc: BaseException) -> str:
         return "(could not write a log)"
 
 
+def _terminate(signum, frame):
+    """SIGTERM unwinds like Ctrl-C, so a queued waiter leaves the queue on its way out."""
+    raise KeyboardInterrupt
+
+
 def run(argv: list[str]) -> int:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(_expand_bare_wait(argv))
     if not getattr(args, "handler", None):

@@ -78,9 +78,11 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
     target = locks.tg.parse_target(raw_path, ctx.tree, ctx.cwd or None)
     if target.kind != "file":
         raise UsageError(f"append needs a file, not a {target.kind}: {raw_path}")
-    held_before = any(v["kind"] == "file" and v["target"] == target.key for v in locks.list_locks(ctx)
-                      if v["holder"] == ctx.me)
-    locks.lock(ctx, [target.key], reason="append", ttl_minutes=5, wait=wait)
+    with ctx.store.read() as tx:
+        held_before = any(r["holder"] == ctx.me and r["mode"] == "exclusive"
+                          for r in locks.covering(tx, ctx, target.key))
+    if not held_before:  # under the caller's own exclusive lock already: keep that lock as it is
+        locks.lock(ctx, [target.key], reason="append", ttl_minutes=5, wait=wait)
     try:
         data = content if (not newline or content.endswith("\n")) else content + "\n"
         full = os.path.join(ctx.tree, target.key)

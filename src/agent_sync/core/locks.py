@@ -14,6 +14,8 @@ from agent_sync.errors import Conflict, NotFound, UsageError
 MAX_REASON = 500
 MAX_TTL_MINUTES = 7 * 24 * 60
 WAIT_POLL_SECONDS = 0.1
+# A queued waiter renews its place on every poll; a waiter killed outright drops out of the queue this soon.
+WAITER_LEASE_SECONDS = 5.0
 
 
 def iso(ts: float | None) -> str | None:
@@ -108,13 +110,27 @@ def _standing_in_the_way(rows, wanted: list[tg.Target], mode: str, waiting: bool
 
 def find_conflicts(tx, ctx, wanted: list[tg.Target], mode: str, my_waiters=()) -> list[tuple]:
     """(row, target, is_waiter) for every live lock of another agent, and every queued waiter ahead of the
-    caller, that stands in the way of taking `wanted` in `mode`."""
+    caller, that stands in the way of taking `wanted` in `mode`. A target the caller already holds is not
+    queued for: re-taking it renews it."""
     cutoff = ctx.live_cutoff(tx.now)
-    my_first = min(my_waiters) if my_waiters else None
-    ahead = [w for w in tx.live_waiters(cutoff)
-             if w["agent"] != ctx.me and (my_first is None or w["id"] < my_first)]
-    return (_standing_in_the_way(tx.live_locks(cutoff, exclude_holder=ctx.me), wanted, mode, False)
-            + _standing_in_the_way(ahead, wanted, mode, True))
+    found = _standing_in_the_way(tx.live_locks(cutoff, exclude_holder=ctx.me), wanted, mode, False)
+    held = {(r["kind"], r["key"]) for r in tx.locks_of(ctx.me) if r["mode"] == "exclusive" or mode == "shared"}
+    queued_for = [t for t in wanted if (t.kind, t.key) not in held]
+    if queued_for:
+        my_first = min(my_waiters) if my_waiters else None
+        ahead = [w for w in tx.live_waiters(cutoff)
+                 if w["agent"] != ctx.me and (my_first is None or w["id"] < my_first)]
+        found += _standing_in_the_way(ahead, queued_for, mode, True)
+    return found
+
+
+def reclaim(tx, ctx, wanted: list[tg.Target]) -> None:
+    """Delete the dead locks (expired, or of an inactive holder) that overlap what the caller now takes, so a
+    holder who comes back later cannot revive a lock someone else has since taken."""
+    cutoff = ctx.live_cutoff(tx.now)
+    for row in tx.dead_locks(cutoff):
+        if row["holder"] != ctx.me and any(targets_overlap(t, row_target(row)) for t in wanted):
+            tx.delete_lock(row["id"])
 
 
 def ttl_seconds(ctx, ttl_minutes: float | None) -> float:
@@ -132,6 +148,7 @@ def take_in(tx, ctx, wanted: list[tg.Target], mode: str, reason: str, ttl: float
     if conflicts:
         row, target, waiting = conflicts[0]
         raise Conflict(describe_conflict(row, target, waiting))
+    reclaim(tx, ctx, wanted)
     expires = tx.now + ttl
     for target in wanted:
         tx.put_lock(target.kind, target.key, index_key(target), ctx.me, mode, reason, lease, expires)
@@ -157,7 +174,10 @@ def lock(ctx, raw_targets=(), *, resources=(), shared: bool = False, reason: str
                 ensure_agent(tx, ctx)
                 if wait is not None and deadline is None:
                     deadline = tx.now + wait
-                    waiter_ids = [tx.add_waiter(ctx.me, t.kind, t.key, mode, deadline + 5) for t in wanted]
+                    place = min(deadline, tx.now + WAITER_LEASE_SECONDS)
+                    waiter_ids = [tx.add_waiter(ctx.me, t.kind, t.key, mode, place) for t in wanted]
+                elif waiter_ids:
+                    tx.extend_waiters(waiter_ids, min(deadline, tx.now + WAITER_LEASE_SECONDS))
                 try:
                     views = take_in(tx, ctx, wanted, mode, reason, ttl, my_waiters=waiter_ids)
                 except Conflict as conflict:
@@ -231,9 +251,14 @@ def renew(ctx, raw_targets=(), *, resources=(), everything: bool = False, ttl_mi
                 if not match:
                     raise NotFound(f"you no longer hold a lock on {display(target)}; lock it again")
                 rows += match
-        # A lock whose TTL ran out may have been taken by someone else meanwhile: only live ones renew.
+        # While the caller was stale someone else may have taken an overlapping lock: then it is lost.
         for row in rows:
-            tx.put_lock(row["kind"], row["key"], row["base"], ctx.me, row["mode"], row["reason"], False,
+            found = find_conflicts(tx, ctx, [row_target(row)], row["mode"])
+            taken = [f for f in found if not f[2]]
+            if taken:
+                raise Conflict(f"you no longer hold {display(row_target(row))}: " + describe_conflict(*taken[0]))
+        for row in rows:
+            tx.put_lock(row["kind"], row["key"], row["base"], ctx.me, row["mode"], row["reason"], bool(row["lease"]),
                         tx.now + ttl)
         ids = {r["id"] for r in rows}
         return [lock_view(r, tx.now) for r in tx.locks_of(ctx.me) if r["id"] in ids]
@@ -286,6 +311,7 @@ def guard_edit(tx, ctx, path: str, policy: str, *, write: bool) -> tuple[str, st
             ttl = ctx.settings.lease_ttl_minutes * 60 if row["lease"] else ctx.settings.lock_ttl_minutes * 60
             tx.extend_lock(row["id"], tx.now + ttl)
         if policy == "auto" and not mine:
+            reclaim(tx, ctx, [tg.Target("file", path)])
             tx.put_lock("file", path, path, ctx.me, "exclusive", "editing", True,
                         tx.now + ctx.settings.lease_ttl_minutes * 60)
             return "allow", "leased"

@@ -86,13 +86,17 @@ def inbox(ctx, *, include_all: bool = False, wait: float | None = None, limit: i
         ctx.sleep(INBOX_POLL_SECONDS)
 
 
-def take_undelivered(tx, ctx, *, directed_only: bool = False) -> list[dict]:
-    """Messages not yet pushed into the caller's context; marks them delivered (hooks call this)."""
-    rows = tx.messages_for(ctx.me, _role(tx, ctx), ctx.broadcast_since(tx.now), undelivered=True, limit=50)
+def undelivered(tx, ctx, *, directed_only: bool = False, limit: int = 50) -> list[dict]:
+    """Messages not yet pushed into the caller's context, oldest first. Hooks mark as delivered only those
+    that fit into what they inject (`mark_delivered`); the rest wait for the next push."""
+    rows = tx.messages_for(ctx.me, _role(tx, ctx), ctx.broadcast_since(tx.now), undelivered=True, limit=limit)
     if directed_only:
         rows = [r for r in rows if directed(r)]
-    tx.mark_messages(ctx.me, [r["id"] for r in rows], "delivered_at")
     return [message_view(r) for r in reversed(rows)]
+
+
+def mark_delivered(tx, ctx, message_ids) -> None:
+    tx.mark_messages(ctx.me, list(message_ids), "delivered_at")
 
 
 def _get(tx, message_id: int):

@@ -70,14 +70,15 @@ def _locks_touching(tx, ctx, wanted: list, live: list) -> list:
     return [r for r in live if r["id"] in ids]
 
 
-def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None) -> str:
-    """A short brief, most relevant to the reading agent first, always under `limit` characters."""
+def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None, shown: list | None = None) -> str:
+    """A short brief, most relevant to the reading agent first, always under `limit` characters.
+    `shown` collects the ids of the messages that made it into the brief."""
     if tx is None:
         if heartbeat:
             with ctx.store.write() as wtx:
                 ensure_agent(wtx, ctx)
         with ctx.store.read() as rtx:
-            return compact(ctx, limit=limit, tx=rtx)
+            return compact(ctx, limit=limit, tx=rtx, shown=shown)
     now = tx.now
     cutoff = ctx.live_cutoff(now)
     me = tx.get_agent(ctx.me)
@@ -96,9 +97,9 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None)
 
     mine = tx.locks_of(ctx.me)
     if mine:
-        shown = ", ".join(clean(locks.display(locks.row_target(r)), 60, one_line=True) for r in mine[:6])
+        held = ", ".join(clean(locks.display(locks.row_target(r)), 60, one_line=True) for r in mine[:6])
         more = f" +{len(mine) - 6} more" if len(mine) > 6 else ""
-        lines.append(f"Your locks: {shown}{more}")
+        lines.append(f"Your locks: {held}{more}")
 
     live = tx.live_locks(cutoff, exclude_holder=ctx.me)
     touching = _locks_touching(tx, ctx, _task_targets(task_files, ctx.root), live)
@@ -109,9 +110,11 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None)
         )
 
     inbox = tx.messages_for(ctx.me, me["role"] if me else "", ctx.broadcast_since(now), unread=True, limit=20)
+    message_lines: dict[int, int] = {}
     if inbox:
         lines.append(f"Unread messages for you ({len(inbox)}{'+' if len(inbox) == 20 else ''}):")
         for m in list(reversed(inbox))[:5]:
+            message_lines[len(lines)] = m["id"]
             lines.append(f"- #{m['id']} from {clean(m['sender_name'] or m['sender'], 30, one_line=True)}: "
                          f"{clean(m['body'], 200, one_line=True)}")
 
@@ -141,20 +144,27 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None)
         lines.append("Recent decisions:")
         lines += [f"- {clean(d['text'], 150, one_line=True)}" for d in latest]
 
-    return frame(lines, limit)
+    text, kept = frame_kept(lines, limit)
+    if shown is not None:
+        shown += [message_id for index, message_id in message_lines.items() if index < kept]
+    return text
 
 
-def frame(lines: list[str], limit: int = COMPACT_LIMIT) -> str:
-    """Wrap lines in the untrusted-data frame, dropping trailing lines to stay under `limit` characters."""
+def frame_kept(lines: list[str], limit: int = COMPACT_LIMIT, tail: str = "… more: agent-sync status"):
+    """Wrap lines in the untrusted-data frame, dropping trailing lines to stay under `limit` characters.
+    Returns the text and how many of `lines` it kept."""
     safe = [line.replace(FRAME_CLOSE, "</agent-sync-state_>").replace(FRAME_OPEN, "<agent-sync-state_>")
             for line in lines]
-    tail = "… more: agent-sync status"
     budget = limit - len(FRAME_OPEN) - len(FRAME_CLOSE) - len(tail) - 4
     kept, used = [], 0
     for line in safe:
         if used + len(line) + 1 > budget:
-            kept.append(tail)
             break
         kept.append(line)
         used += len(line) + 1
-    return "\n".join([FRAME_OPEN, *kept, FRAME_CLOSE])
+    body = kept if len(kept) == len(safe) else [*kept, tail]
+    return "\n".join([FRAME_OPEN, *body, FRAME_CLOSE]), len(kept)
+
+
+def frame(lines: list[str], limit: int = COMPACT_LIMIT) -> str:
+    return frame_kept(lines, limit)[0]

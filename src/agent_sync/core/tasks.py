@@ -16,9 +16,15 @@ MAX_DESCRIPTION = 20_000
 MAX_PRIORITY = 1_000_000
 
 
+MAX_ID = 2**63 - 1
+
+
 def _ref_id(ref: str) -> int | None:
     text = ref.strip().lstrip("#")
-    return int(text) if text.isdigit() else None
+    if not text.isascii() or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def resolve(tx, ref) -> object:

@@ -56,19 +56,37 @@ def _write(ctx, fn):
     return result
 
 
-def _messages_text(messages: list[dict], intro: str) -> str:
-    from agent_sync.core.status import frame
+MESSAGE_CONTEXT_LIMIT = 8000  # Claude Code caps injected text at 10,000 characters
+MESSAGE_BODY_LIMIT = 1500
+
+
+def _messages_text(messages: list[dict], intro: str) -> tuple[str, list[int]]:
+    """The framed text of as many messages as fit, oldest first, and the ids of those that made it in."""
+    from agent_sync.core.status import frame_kept
     from agent_sync.text import clean
 
-    lines = [intro]
+    lines = [intro, "Reply with: agent-sync send --to NAME --reply-to ID --message '...'; "
+                    "acknowledge with: agent-sync ack ID"]
     for m in messages:
         urgent = " URGENT" if m["urgent"] else ""
         reply = f" (re #{m['reply_to']})" if m["reply_to"] else ""
-        lines.append(f"- #{m['id']}{urgent} from {clean(m['from_name'], 40, one_line=True)}{reply}: "
-                     f"{clean(m['body'], 1500, one_line=True)}")
-    lines.append("Reply with: agent-sync send --to NAME --reply-to ID --message '...'; "
-                 "acknowledge with: agent-sync ack ID")
-    return frame(lines, 8000)
+        body = clean(m["body"], MESSAGE_BODY_LIMIT, one_line=True)
+        more = f" (cut; whole text: agent-sync read-message {m['id']})" if len(m["body"]) > MESSAGE_BODY_LIMIT else ""
+        lines.append(f"- #{m['id']}{urgent} from {clean(m['from_name'], 40, one_line=True)}{reply}: {body}{more}")
+    text, kept = frame_kept(lines, MESSAGE_CONTEXT_LIMIT, tail="… more messages wait: agent-sync inbox")
+    return text, [m["id"] for m in messages[: max(kept - 2, 0)]]
+
+
+def _push(tx, ctx, intro: str, *, directed_only: bool = False) -> str | None:
+    """Inject undelivered messages, marking delivered exactly those the text carries."""
+    from agent_sync.core import messages
+
+    pending = messages.undelivered(tx, ctx, directed_only=directed_only)
+    if not pending:
+        return None
+    text, shown = _messages_text(pending, intro)
+    messages.mark_delivered(tx, ctx, shown)
+    return text
 
 
 # -- events ----------------------------------------------------------------------------------------------
@@ -79,8 +97,10 @@ def session_start(payload: dict) -> Out:
     ctx = _context(payload)
 
     def work(tx):
-        messages.take_undelivered(tx, ctx)  # the brief below lists them; do not push them twice
-        return status.compact(ctx, tx=tx)
+        shown: list[int] = []
+        brief = status.compact(ctx, tx=tx, shown=shown)
+        messages.mark_delivered(tx, ctx, shown)  # the rest are pushed at the next prompt
+        return brief
 
     try:
         brief = _write(ctx, work)
@@ -91,16 +111,14 @@ def session_start(payload: dict) -> Out:
 
 
 def user_prompt_submit(payload: dict) -> Out:
-    from agent_sync.core import messages
-
     ctx = _context(payload)
     try:
-        pushed = _write(ctx, lambda tx: messages.take_undelivered(tx, ctx))
+        text = _write(ctx, lambda tx: _push(tx, ctx, "New messages from other agents:"))
     except StoreBusy:
         return ALLOW
-    if not pushed:
+    if text is None:
         return ALLOW
-    return _context_output("UserPromptSubmit", _messages_text(pushed, "New messages from other agents:"))
+    return _context_output("UserPromptSubmit", text)
 
 
 def _written_targets(payload: dict, ctx) -> tuple[list, list[tuple[str, str]]]:
@@ -193,27 +211,25 @@ def post_tool_use(payload: dict) -> Out:
 
 def stop(payload: dict) -> Out:
     """Hold the turn while a message aimed at this agent is undelivered; otherwise end the turn's leases."""
-    from agent_sync.core import messages
-
     ctx = _context(payload)
+    intro = ("Before you finish: other agents sent messages addressed to you. "
+             "Read them and react (reply, adjust your work) before ending the turn.")
 
     def work(tx):
-        directed = messages.take_undelivered(tx, ctx, directed_only=True)
-        if not directed:
+        text = _push(tx, ctx, intro, directed_only=True)
+        if text is None:
             tx.delete_leases_of(ctx.me)
-        return directed
+        return text
 
     try:
-        directed = _write(ctx, work)
+        text = _write(ctx, work)
     except StoreBusy:
         from agent_sync.hooks import spool
 
         spool.defer(ctx.root, {"op": "release_leases", "agent": ctx.me, "at": ctx.store.now()})
         return ALLOW
-    if not directed:
+    if text is None:
         return ALLOW
-    text = _messages_text(directed, "Before you finish: other agents sent messages addressed to you. "
-                                    "Read them and react (reply, adjust your work) before ending the turn.")
     return _json({"decision": "block", "reason": text})
 
 

@@ -357,6 +357,14 @@ class SQLiteTx:
             (kind, key, base, holder, mode, reason, int(lease), self.now, expires_at),
         )
 
+    def dead_locks(self, cutoff: float) -> list:
+        """Locks that no longer hold: past their TTL, or held by an agent that is not active."""
+        return self._all(
+            f"SELECT {self._LOCK_COLUMNS} FROM locks l LEFT JOIN agents a ON a.id = l.holder"
+            " WHERE l.expires_at <= ? OR a.id IS NULL OR a.ended_at IS NOT NULL OR a.last_seen < ?",
+            (self.now, cutoff),
+        )
+
     def extend_lock(self, lock_id: int, expires_at: float) -> None:
         self.conn.execute("UPDATE locks SET expires_at = max(expires_at, ?) WHERE id = ?", (expires_at, lock_id))
 
@@ -394,6 +402,9 @@ class SQLiteTx:
             (agent, kind, key, mode, self.now, expires_at),
         )
         return cur.lastrowid
+
+    def extend_waiters(self, ids, expires_at: float) -> None:
+        self.conn.executemany("UPDATE lock_waiters SET expires_at = ? WHERE id = ?", [(expires_at, i) for i in ids])
 
     def delete_waiters(self, ids) -> None:
         self.conn.executemany("DELETE FROM lock_waiters WHERE id = ?", [(i,) for i in ids])
