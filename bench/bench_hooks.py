@@ -102,7 +102,45 @@ def main() -> None:
         notes[label] = f"target ≤ {TARGET_RATIO:g}× floor: {'met' if ratio <= TARGET_RATIO else 'MISSED'}"
     print(c.table(list(samples.items()), floor, notes))
     print()
+    print(held_write_lock_table(root, args, hook, edit_free, edit_held, post))
+    print()
     print(import_tables(root, edit_free))
+
+
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def held_write_lock_table(root, args, hook, edit_free, edit_held, post) -> str:
+    """The same hooks while another process holds the database's write lock (a long transaction): they
+    decide from a WAL snapshot after `hook_busy_ms` and spool what they must write, instead of waiting."""
+    import subprocess
+
+    db = os.path.join(root, ".claude", "coordination", "state.sqlite")
+    holder = subprocess.Popen([c.PY, "-c", HOLD, db], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cases = [
+            c.floor_case(),
+            c.Case("write lock held: `hook pre-tool-use` Edit → allow (snapshot, no lease)", [*hook, "pre-tool-use"],
+                   cwd=root, stdin=edit_free, check=c.is_allow),
+            c.Case("write lock held: `hook pre-tool-use` Edit of a locked file → deny", [*hook, "pre-tool-use"],
+                   cwd=root, stdin=edit_held, expect=2, check=c.is_deny),
+            c.Case("write lock held: `hook post-tool-use` Edit (spooled)", [*hook, "post-tool-use"], cwd=root,
+                   stdin=post, check=c.is_allow),
+        ]
+        samples = c.measure(cases, max(args.runs // 3, 5), 1)
+    finally:
+        holder.kill()
+        holder.wait()
+    floor = samples.pop(c.FLOOR)
+    return ("While another process holds the write lock for the whole run (hook_busy_ms = 250):\n\n"
+            + c.table(list(samples.items()), floor))
 
 
 if __name__ == "__main__":
