@@ -1,0 +1,134 @@
+"""Second review: README accuracy, install edge cases, bad CLI input. Each test shows a bug and is expected to
+fail until it is fixed."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def run(repo, *args, agent="rev2", cwd=None, env=None):
+    full_env = dict(os.environ, AGENT_SYNC_ID=agent, **(env or {}))
+    return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=cwd or repo, env=full_env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def assert_bad_input(proc):
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    assert proc.stderr.startswith("agent-sync:"), proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def _strict_json(text):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+# -- install ----------------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason='install crashes (exit 3, AttributeError) on {"hooks": null}')
+def test_install_with_null_hooks_is_not_an_internal_error(repo):
+    settings = repo / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"hooks": null}\n')
+    proc = run(repo, "install")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="install rewrites a valid 1e999 as Infinity: the settings file is no longer JSON")
+def test_install_keeps_settings_valid_json(repo):
+    settings = repo / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"x": 1e999}\n')
+    proc = run(repo, "install")
+    if proc.returncode == 0:
+        _strict_json(settings.read_text())
+    else:
+        assert_bad_input(proc)
+        assert settings.read_text() == '{"x": 1e999}\n'
+
+
+@pytest.mark.xfail(strict=True, reason="a settings.json holding NaN (not JSON) is accepted and rewritten")
+def test_install_refuses_settings_with_nan(repo):
+    settings = repo / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text('{"x": NaN}\n')
+    proc = run(repo, "install")
+    assert_bad_input(proc)
+    assert settings.read_text() == '{"x": NaN}\n'
+
+
+@pytest.mark.xfail(strict=True, reason="install in a linked worktree writes the main worktree's .claude/settings.json")
+def test_install_in_a_linked_worktree_installs_for_that_worktree(repo, tmp_path):
+    git = ["git", "-c", "user.email=a@b", "-c", "user.name=a"]
+    subprocess.run([*git, "add", "."], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], cwd=repo, check=True)
+    worktree = tmp_path / "wt"
+    subprocess.run(["git", "worktree", "add", "-q", str(worktree)], cwd=repo, check=True)
+    proc = run(repo, "install", cwd=worktree)
+    assert proc.returncode == 0, proc.stderr
+    # Claude Code started in the worktree reads the worktree's own .claude/settings.json
+    assert (worktree / ".claude" / "settings.json").is_file(), proc.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="HOME='' makes --scope user target /.claude/settings.json (shown as ~/...)")
+def test_user_scope_with_empty_home_does_not_target_the_filesystem_root(repo):
+    proc = run(repo, "install", "--scope", "user", "--dry-run", "--json", env={"HOME": ""})
+    if proc.returncode == 0:
+        paths = [c["path"] for c in json.loads(proc.stdout)["changes"]]
+        assert not any(p.startswith("/.claude/") for p in paths), paths
+    else:
+        assert_bad_input(proc)
+
+
+# -- append -----------------------------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="append below an existing file is an internal error (FileExistsError)")
+def test_append_below_a_file_is_bad_input(repo):
+    proc = run(repo, "append", "README.md/x", "--content", "y")
+    assert_bad_input(proc)
+    assert (repo / "README.md").read_text() == "# demo\n"
+
+
+@pytest.mark.xfail(strict=True, reason="append to an over-long file name is an internal error (ENAMETOOLONG)")
+def test_append_to_an_over_long_name_is_bad_input(repo):
+    proc = run(repo, "append", "x" * 300, "--content", "y")
+    assert_bad_input(proc)
+
+
+# -- JSON shapes the README documents ---------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="status/whoami --json last_seen is epoch seconds; README: times are ISO 8601 UTC")
+def test_json_times_are_iso_8601(repo):
+    status = json.loads(run(repo, "status", "--json").stdout)
+    whoami = json.loads(run(repo, "whoami", "--json").stdout)
+    for value in (status["agents"][0]["last_seen"], whoami["last_seen"]):
+        assert isinstance(value, str) and value.endswith("Z"), value
+
+
+@pytest.mark.xfail(strict=True, reason="tasks --json omits owner_status for a task without owner (README lists it)")
+def test_tasks_json_always_has_owner_status(repo):
+    assert run(repo, "create-task", "free").returncode == 0
+    task = json.loads(run(repo, "tasks", "--json").stdout)["tasks"][0]
+    assert "owner_status" in task, sorted(task)
+
+
+# -- settings and error text ----------------------------------------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="an unknown table in .agent-sync.toml is reported at line 0")
+def test_config_error_names_the_real_line(repo):
+    (repo / ".agent-sync.toml").write_text('[agent-sync]\nedit_policy = "auto"\n')
+    proc = run(repo, "config")
+    assert_bad_input(proc)
+    assert ".agent-sync.toml:1:" in proc.stderr, proc.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="a newline in a target is echoed raw: the error takes two lines")
+def test_error_message_stays_one_line_with_a_newline_in_the_input(repo):
+    proc = run(repo, "renew", "a\nb")
+    assert_bad_input(proc)
