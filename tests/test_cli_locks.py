@@ -144,9 +144,9 @@ def test_odd_but_valid_file_names(cli):
     ([""], "empty path"),
     (["--resource", ""], "resource name must not be empty"),
     (["src/*/../x"], "'..' after a wildcard is not supported"),
-    (["README.md", "--ttl", "-5"], "--ttl must be between 0 and 10080 minutes, got -5"),
-    (["README.md", "--ttl", "0"], "--ttl must be between 0 and 10080 minutes, got 0"),
-    (["README.md", "--ttl", "10081"], "--ttl must be between 0 and 10080 minutes"),
+    (["README.md", "--ttl", "-5"], "--ttl must be more than 0 and at most 10080 minutes, got -5"),
+    (["README.md", "--ttl", "0"], "--ttl must be more than 0 and at most 10080 minutes, got 0"),
+    (["README.md", "--ttl", "10081"], "--ttl must be more than 0 and at most 10080 minutes"),
     (["README.md", "--ttl", "soon"], "argument --ttl: not a number: 'soon'"),
     (["README.md", "--ttl", "nan"], "not a finite number"),
     (["README.md", "--ttl", "inf"], "not a finite number"),
@@ -225,7 +225,7 @@ def test_renew_of_a_lock_you_do_not_hold_is_an_error(cli):
     cli.error(1, "renew", "README.md", agent="a", expect=("you no longer hold a lock on README.md",))
     cli.error(1, "renew", "--all", agent="a", expect=("you hold no live locks to renew",))
     cli.error(1, "renew", agent="a", expect=("name what to renew, or use --all",))
-    cli.error(1, "renew", "--all", "--ttl", "-1", agent="b", expect=("--ttl must be between",))
+    cli.error(1, "renew", "--all", "--ttl", "-1", agent="b", expect=("--ttl must be more than 0",))
 
 
 def test_renew_of_a_lock_that_expired_is_an_error_even_if_nobody_took_it(cli):

@@ -66,7 +66,11 @@ def _coerce(key: str, raw, where: str) -> object:
 
 def _line_of(text: str, key: str) -> int:
     for number, line in enumerate(text.splitlines(), 1):
-        if line.split("=", 1)[0].strip().strip('"') == key:
+        stripped = line.strip()
+        if stripped.startswith("["):  # a table header: [key] or [[key]]
+            if stripped.strip("[] ").strip('"') == key:
+                return number
+        elif stripped.split("=", 1)[0].strip().strip('"') == key:
             return number
     return 0
 

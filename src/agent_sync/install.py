@@ -145,25 +145,40 @@ def _matcher_ok(group: dict, matcher: str | None) -> bool:
 # -- settings files ---------------------------------------------------------------------------------------
 
 def home() -> str:
-    return os.path.expanduser("~")
+    """The user's home; an empty HOME means the account's home (as Claude Code's Node runtime takes it), not /."""
+    if os.environ.get("HOME"):
+        return os.path.expanduser("~")
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_dir
+
+
+def tree(root: str) -> str:
+    """The working tree Claude Code reads `.claude/` from: the caller's linked worktree, else the repository
+    root. The state database stays shared in the main worktree."""
+    return paths.worktree_root(os.getcwd(), root)
 
 
 def settings_path(scope: str, root: str) -> str:
     if scope == "user":
         return os.path.join(home(), ".claude", "settings.json")
     name = "settings.local.json" if scope == "local" else "settings.json"
-    return os.path.join(root, ".claude", name)
+    return os.path.join(tree(root), ".claude", name)
 
 
 def skill_path(scope: str, root: str) -> str:
-    base = home() if scope == "user" else root
+    base = home() if scope == "user" else tree(root)
     return os.path.join(base, ".claude", "skills", "agent-sync", "SKILL.md")
 
 
 def backup_dir(scope: str, root: str) -> str:
     if scope == "user":
         return os.path.join(home(), ".claude", "agent-sync-install")
-    return os.path.join(paths.state_dir(root), "install")
+    base = os.path.join(paths.state_dir(root), "install")
+    where = tree(root)
+    if where != root:  # each linked worktree has its own settings files, so its own undo record
+        base = os.path.join(base, "worktree-" + hashlib.sha256(where.encode("utf-8", "surrogateescape")).hexdigest()[:12])
+    return base
 
 
 def _display(path: str, root: str) -> str:
@@ -193,11 +208,13 @@ def parse_settings(raw: bytes | None, shown: str) -> dict:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise UsageError(f"{shown} is not valid JSON ({exc}); fix it, then run this again") from None
     if not isinstance(data, dict):
         raise UsageError(f"{shown} does not hold a JSON object; fix it, then run this again")
+    if not _finite(data):
+        raise UsageError(f"{shown} has a number too large for JSON to write back; fix it, then run this again")
     hooks = data.get("hooks")
     if hooks is not None and not isinstance(hooks, dict):
         raise UsageError(f'"hooks" in {shown} is not an object; fix it, then run this again')
@@ -205,6 +222,21 @@ def parse_settings(raw: bytes | None, shown: str) -> dict:
         if isinstance(hooks, dict) and event in hooks and not isinstance(hooks[event], list):
             raise UsageError(f'"hooks.{event}" in {shown} is not a list; fix it, then run this again')
     return data
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(value) -> bool:
+    """Numbers JSON can carry: Python reads 1e999 as inf, which would be written back as `Infinity`."""
+    if isinstance(value, float):
+        return value == value and value not in (float("inf"), float("-inf"))
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def load_settings_file(path: str, shown: str) -> tuple[bytes | None, dict]:
@@ -226,7 +258,9 @@ def merge_hooks(settings: dict, cmd: str) -> tuple[dict, int, int]:
     """Settings with our eight handlers present and current; returns (new settings, added, updated).
     Everything else, including the order of existing entries, stays as it was."""
     data = copy.deepcopy(settings)
-    hooks = data.setdefault("hooks", {})
+    if data.get("hooks") is None:
+        data["hooks"] = {}
+    hooks = data["hooks"]
     added = updated = 0
     for event, matcher, slug in EVENTS:
         groups = hooks.setdefault(event, [])
@@ -310,7 +344,7 @@ def _canonical(data, lenient: bool = False) -> str:
 
 
 def _dump(data: dict) -> bytes:
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
 
 
 # -- files ------------------------------------------------------------------------------------------------

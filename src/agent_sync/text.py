@@ -2,7 +2,10 @@
 
 import re
 
-_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# ANSI CSI and OSC sequences, C0/C1 control bytes, and the bidirectional overrides that can make text
+# display as something other than what it says.
+_CONTROL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+                      "|[\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value, limit: int | None = None, *, one_line: bool = False) -> str:

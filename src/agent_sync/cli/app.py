@@ -18,6 +18,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line and exit 1 (exit 2 means a conflict with another agent)."""
 
     def error(self, message):
+        message = " ".join(str(message).split())  # one line, whatever the input held
         self.exit(1, f"agent-sync: error: {message} (see: {self.prog} --help)\n")
 
 
@@ -545,7 +546,7 @@ def run(argv: list[str]) -> int:
     try:
         return args.handler(args) or 0
     except AgentSyncError as exc:
-        print(f"agent-sync: {render.c(str(exc))}", file=sys.stderr)
+        print(f"agent-sync: {render.one(str(exc), None)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("agent-sync: interrupted", file=sys.stderr)

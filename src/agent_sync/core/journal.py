@@ -78,6 +78,8 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
     target = locks.tg.parse_target(raw_path, ctx.tree, ctx.cwd or None)
     if target.kind != "file":
         raise UsageError(f"append needs a file, not a {target.kind}: {raw_path}")
+    if target.key.split("/", 1)[0] == ".git" or target.key.startswith(".claude/coordination/"):
+        raise UsageError(f"append does not write into git's or agent-sync's own files: {target.key}")
     with ctx.store.read() as tx:
         held_before = any(r["holder"] == ctx.me and r["mode"] == "exclusive"
                           for r in locks.covering(tx, ctx, target.key))
@@ -86,8 +88,11 @@ def append(ctx, raw_path: str, content: str, *, wait: float | None = None, newli
     try:
         data = content if (not newline or content.endswith("\n")) else content + "\n"
         full = os.path.join(ctx.tree, target.key)
-        os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
-        fd = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(os.path.dirname(full) or ".", exist_ok=True)
+            fd = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot append to {target.key}: {exc.strerror or exc}") from None
         try:
             payload = data.encode("utf-8", "surrogateescape")
             while payload:  # os.write may write less than asked

@@ -8,7 +8,7 @@ their holders differ.
 import time
 
 from agent_sync import targets as tg
-from agent_sync.core.presence import check_text, ensure_agent
+from agent_sync.core.presence import check_text, ensure_agent, iso
 from agent_sync.errors import Conflict, NotFound, UsageError
 
 MAX_REASON = 500
@@ -16,12 +16,6 @@ MAX_TTL_MINUTES = 7 * 24 * 60
 WAIT_POLL_SECONDS = 0.1
 # A queued waiter renews its place on every poll; a waiter killed outright drops out of the queue this soon.
 WAITER_LEASE_SECONDS = 5.0
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def hhmm(ts: float) -> str:
@@ -137,7 +131,7 @@ def ttl_seconds(ctx, ttl_minutes: float | None) -> float:
     if ttl_minutes is None:
         return ctx.settings.lock_ttl_minutes * 60
     if ttl_minutes <= 0 or ttl_minutes > MAX_TTL_MINUTES:
-        raise UsageError(f"--ttl must be between 0 and {MAX_TTL_MINUTES} minutes, got {ttl_minutes:g}")
+        raise UsageError(f"--ttl must be more than 0 and at most {MAX_TTL_MINUTES} minutes, got {ttl_minutes:g}")
     return ttl_minutes * 60
 
 

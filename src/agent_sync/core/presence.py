@@ -1,9 +1,17 @@
 """Presence: who is here, and whether they still count (active -> stale -> offline; idle after session end)."""
 
+import time
+
 from agent_sync.errors import Conflict, UsageError
 
 MAX_NAME = 64
 MAX_ROLE = 200
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def status_of(agent, now: float, settings) -> str:
@@ -95,7 +103,7 @@ def agent_view(agent, now: float, settings) -> dict:
         "client": agent["client"],
         "status": status_of(agent, now, settings),
         "current_task": agent["current_task"],
-        "last_seen": agent["last_seen"],
+        "last_seen": iso(agent["last_seen"]),
         "seen_ago_s": round(now - agent["last_seen"], 1),
     }
 

@@ -62,6 +62,7 @@ def task_view(task, files=(), waiting_on=(), now=None, settings=None) -> dict:
         "created_at": locks.iso(task["created_at"]),
         "updated_at": locks.iso(task["updated_at"]),
     }
+    view["owner_status"] = None
     if now is not None and task["owner"] and task["owner_last_seen"] is not None:
         owner = {"ended_at": task["owner_ended_at"], "last_seen": task["owner_last_seen"]}
         view["owner_status"] = status_of(owner, now, settings)
