@@ -1,5 +1,5 @@
-"""Second review: README accuracy, install edge cases, bad CLI input. Each test shows a bug and is expected to
-fail until it is fixed."""
+"""Edge cases at the edges of the CLI: what the README promises, install on odd settings files and worktrees,
+bad command-line input."""
 
 import json
 import os
@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 
-def run(repo, *args, agent="rev2", cwd=None, env=None):
+def run(repo, *args, agent="edge", cwd=None, env=None):
     full_env = dict(os.environ, AGENT_SYNC_ID=agent, **(env or {}))
     return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=cwd or repo, env=full_env,
                           capture_output=True, text=True, timeout=60)

@@ -1,4 +1,5 @@
-"""Review findings: each test shows a bug and is expected to fail until it is fixed."""
+"""Edge cases of the core found by hand: returning stale holders, renewals, message delivery limits, the
+wait queue, huge ids, bracketed file names, leases."""
 
 import json
 import signal
