@@ -323,3 +323,13 @@ def test_a_lock_holds_in_every_worktree_of_the_repository(held, tmp_path):
         "file_path": str(tree / "src" / "app.py"), "old_string": "hi", "new_string": "ho"}}))
     assert "src/app.py" in reason and "other-agent" in reason
     assert not (tree / ".claude" / "coordination").exists()  # one shared state, in the main worktree
+
+
+def test_hooks_outside_any_repository_do_nothing_and_create_nothing(tmp_path):
+    outside = tmp_path / "scratch"
+    outside.mkdir()
+    for event, extra in (("session-start", {"source": "startup"}),
+                         ("pre-tool-use", {"tool_name": "Write", "tool_input": {"file_path": str(outside / "a")}}),
+                         ("stop", {})):
+        allowed(hook(outside, event, extra))
+    assert list(outside.iterdir()) == []

@@ -36,10 +36,17 @@ def _main_worktree(git_file: str) -> str | None:
 def find_root(start: str | None = None) -> str:
     """The repository root: AGENT_SYNC_ROOT, else the nearest directory with `.git` (worktrees resolve to
     their main worktree), else the nearest directory that already has agent-sync state, else `start`."""
+    here = os.path.realpath(start or os.getcwd())
+    return known_root(here) or here
+
+
+def known_root(start: str) -> str | None:
+    """Like find_root, but None when `start` is in no repository and no agent-sync state is above it: hooks
+    then stay out of the way instead of creating state in an arbitrary directory."""
     override = os.environ.get("AGENT_SYNC_ROOT")
     if override:
         return os.path.realpath(override)
-    here = os.path.realpath(start or os.getcwd())
+    here = os.path.realpath(start)
     cur = here
     while True:
         dotgit = os.path.join(cur, ".git")
@@ -51,7 +58,7 @@ def find_root(start: str | None = None) -> str:
             return cur
         parent = os.path.dirname(cur)
         if parent == cur:
-            return here
+            return None
         cur = parent
 
 

@@ -49,14 +49,19 @@ def run_hook(argv: list[str]) -> int:
             _log_failure(event, exc)
             return 0
     try:
-        payload = _read_payload()
         from agent_sync.hooks import claude
-
+    except Exception as exc:  # pragma: no cover - a broken installation; still never block the agent
+        _log_failure(event, exc)
+        return 0
+    try:
+        payload = _read_payload()
         handler = claude.HANDLERS.get(event)
         if handler is None:
             print(f"agent-sync: unknown hook event {event!r}; known: {', '.join(claude.HANDLERS)}", file=sys.stderr)
             return 0
         out = handler(payload)
+    except claude.NotARepository:
+        return 0
     except Exception as exc:  # fail open, quietly
         _log_failure(event, exc)
         return 0

@@ -23,12 +23,19 @@ class Out:
 ALLOW = Out()
 
 
+class NotARepository(Exception):
+    """The agent works outside any repository: nothing to coordinate, and no state to create."""
+
+
 def _context(payload: dict):
     from agent_sync.core.context import open_context
+    from agent_sync.paths import known_root
 
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
     if not cwd or not os.path.isdir(cwd):
         cwd = os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
+    if known_root(cwd) is None:
+        raise NotARepository(cwd)
     session = payload.get("session_id")
     session = session if isinstance(session, str) and session else None
     return open_context(cwd=cwd, session_id=session, client="claude", busy_timeout="hook")
