@@ -119,3 +119,11 @@ def test_config_error_names_the_real_line(repo):
 def test_error_message_stays_one_line_with_a_newline_in_the_input(repo):
     proc = run(repo, "renew", "a\nb")
     assert_bad_input(proc)
+
+
+def test_flags_may_come_between_targets(repo):
+    result = run(repo, "lock", "README.md", "--resource", "db", "src/app.py", "--reason", "two things")
+    assert result.returncode == 0, result.stderr
+    held = json.loads(run(repo, "locks", "--json").stdout)["locks"]
+    assert sorted(lock["target"] for lock in held) == ["README.md", "resource:db", "src/app.py"]
+    assert {lock["reason"] for lock in held} == {"two things"}

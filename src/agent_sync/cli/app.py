@@ -512,6 +512,17 @@ def _expand_bare_wait(argv: list[str]) -> list[str]:
     return out
 
 
+def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """Parse a command's own flags intermixed with its targets (`lock a.py --reason x b.py`), which plain
+    argparse refuses once a positional list has been consumed."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if argv and argv[0] in commands and argv[0] != "hook" and "--" not in argv:  # intermixing mishandles "--"
+        args = commands[argv[0]].parse_intermixed_args(argv[1:])
+        args.command = argv[0]
+        return args
+    return parser.parse_args(argv)
+
+
 def _log_unexpected(exc: BaseException) -> str:
     import traceback
 
@@ -539,7 +550,7 @@ def run(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
-    args = parser.parse_args(_expand_bare_wait(argv))
+    args = _parse(parser, _expand_bare_wait(argv))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 1
