@@ -60,7 +60,9 @@ WRITES = [
     ("\\rm escaped", ["escaped"]),
     ("/bin/rm absolute_rm", ["absolute_rm"]),
     ("xargs rm -f explicit", ["explicit"]),
-    ("find . -name '*.pyc' -exec rm -f stale.txt {} \\;", ["stale.txt"]),
+    ("find . -name '*.pyc' -exec rm -f stale.txt {} \\;", ["stale.txt", "./**/*.pyc"]),
+    ("find src -name '*.py' -exec sed -i s/a/b/ {} +", ["src/**/*.py"]),
+    ("find src -type f -o -name x -exec rm {} +", ["src/"]),
     ('for f in a b; do sed -i s/x/y/ "$f"; done', ["$f"]),
     ("f() { rm -rf build; }", ["build"]),
     # writers
@@ -113,6 +115,13 @@ WRITES = [
 ]
 
 READS = [
+    "git stash pop",  # brings work back; git refuses rather than overwrite local changes
+    "git stash apply stash@{1}",
+    "sort -c data.txt",
+    "ruff check src",
+    "prettier --check src",
+    "gofmt -l .",
+    "curl -s https://example.invalid/api",
     "cat a.txt",
     "less README.md",
     "grep -rn 'x > y' src",
@@ -182,8 +191,6 @@ DESTRUCTIVE = [
     ("git stash push", ["stash"]),
     ("git stash push -m wip", ["stash"]),
     ("git stash save wip", ["stash"]),
-    ("git stash pop", ["stash"]),
-    ("git stash apply stash@{1}", ["stash"]),
     ("git switch main", ["switch-branch"]),
     ("git switch -", ["switch-branch"]),
     ("git checkout -", ["switch-branch"]),
@@ -196,6 +203,41 @@ DESTRUCTIVE = [
     ("echo $(git stash)", ["stash"]),
     ("pwsh -Command 'git reset --hard'", ["reset-hard"]),
 ]
+
+OTHER_WRITERS = [
+    ("sort -o out.txt in.txt", ["out.txt"]),
+    ("sort --output=out.txt in.txt", ["out.txt"]),
+    ("curl -sSLo src/app.py https://example.invalid/app.py", ["src/app.py"]),
+    ("curl --output src/app.py https://example.invalid/app.py", ["src/app.py"]),
+    ("wget -O src/app.py https://example.invalid/app.py", ["src/app.py"]),
+    ("gofmt -w main.go util.go", ["main.go", "util.go"]),
+    ("black src/app.py", ["src/app.py"]),
+    ("isort src/app.py", ["src/app.py"]),
+    ("prettier --write web/app.ts", ["web/app.ts"]),
+    ("ruff format src/app.py", ["src/app.py"]),
+    ("ruff check --fix src/app.py", ["src/app.py"]),
+    ("cp /tmp/notes.txt .", ["./notes.txt"]),
+    ("mv /tmp/data.csv ..", ["/tmp/data.csv", "../data.csv"]),
+]
+
+
+@pytest.mark.parametrize("command,writes", OTHER_WRITERS, ids=[c for c, _ in OTHER_WRITERS])
+def test_more_writers(command, writes):
+    assert analyze_bash(command).writes == writes
+
+
+def test_a_copy_into_an_existing_directory_writes_one_file_in_it():
+    dirs = {"src", "sub/src"}
+    assert analyze_bash("mv lib/util.py src", is_dir=dirs.__contains__).writes == ["lib/util.py", "src/util.py"]
+    assert analyze_bash("cp a.txt b.txt", is_dir=dirs.__contains__).writes == ["b.txt"]
+    assert analyze_bash("cp x src", start="sub", is_dir=dirs.__contains__).writes == ["sub/src/x"]
+
+
+def test_a_start_directory_makes_dot_mean_that_directory():
+    assert analyze_bash("git checkout -- .", start="lib").destructive == []
+    assert analyze_bash("git checkout -- .", start="lib").writes == ["lib"]
+    assert analyze_bash("git checkout -- .").destructive == [("checkout-all", "git checkout -- .")]
+
 
 MAYBE_BRANCH = [
     ("git checkout main", ["main"]),

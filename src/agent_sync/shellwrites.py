@@ -37,6 +37,7 @@ MAX_DEPTH = 12  # nesting of $(...), backticks, bash -c, eval, heredoc scripts
 MAX_WORK = 2_000_000  # characters lexed + commands analysed, across all nesting
 
 _UNKNOWN = "\x00"  # marks a part of a word whose value cannot be known statically
+_FOUND = "\x02found\x02"  # stands for the files `find ... -exec CMD {}` hands to CMD
 
 
 class ShellAnalysis:
@@ -453,6 +454,18 @@ def _ps_join(prefix: str, path: str) -> str:
     return prefix.rstrip("\\/") + sep + path
 
 
+def _single_name_filter(args) -> str | None:
+    """The pattern of a lone `-name PATTERN` test, when nothing else could widen what `find` matches."""
+    widening = {"-o", "-or", "!", "-not", "(", "-path", "-wholename", "-regex", "-iregex", "-iname", "-ipath",
+                "-lname", "-ilname"}
+    if any(a in widening for a in args):
+        return None
+    names = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "-name"]
+    if len(names) != 1 or "/" in names[0] or _UNKNOWN in names[0]:
+        return None
+    return names[0]
+
+
 def _base(path: str) -> str:
     return posixpath.basename(path.rstrip("/")) or path
 
@@ -477,7 +490,8 @@ _REVISION = re.compile(r"HEAD|FETCH_HEAD|ORIG_HEAD|[0-9a-f]{7,40}|.*[~^@].*")
 
 
 class _Analyzer:
-    def __init__(self) -> None:
+    def __init__(self, is_dir=None) -> None:
+        self.is_dir = is_dir  # optional: does this (prefix-joined) path name an existing directory?
         self.writes: list[str] = []
         self.destructive: list[tuple[str, str]] = []
         self.maybe: list[str] = []
@@ -788,6 +802,11 @@ class _Analyzer:
         return None
 
     def _h_find(self, args, prefix, raw, stdin):
+        roots = []
+        for a in args:
+            if a.startswith(("-", "(", "!", ")")):
+                break
+            roots.append(a)
         i = 0
         n = len(args)
         while i < n:
@@ -797,9 +816,17 @@ class _Analyzer:
                 while j < n and args[j] not in (";", "+"):
                     j += 1
                 if a in ("-exec", "-ok"):  # -execdir runs in each file's directory: unknowable
-                    cmd = [x for x in args[i + 1 : j] if "{}" not in x]
+                    cmd = [x.replace("{}", _FOUND) for x in args[i + 1 : j]]
+                    before = len(self.writes)
                     if cmd:
                         self.command(cmd, prefix, raw, [])
+                    found = [w for w in self.writes[before:] if _FOUND in w]
+                    if found:  # the command writes what find finds: what the search can match
+                        self.writes = [w for w in self.writes if _FOUND not in w]
+                        name = _single_name_filter(args)
+                        for root in roots or ["."]:
+                            root = root.rstrip("/") or "."
+                            self.write(f"{root}/**/{name}" if name else root + "/", prefix)
                 i = j + 1
                 continue
             if a in ("-fprint", "-fprint0", "-fls", "-fprintf") and i + 1 < n:
@@ -851,6 +878,51 @@ class _Analyzer:
         _, ops, after = _getopt(args, short_req="sr", long_req=("size", "reference"))
         for f in ops + (after or []):
             self.write(f, prefix)
+
+    def _h_sort(self, args, prefix, raw, stdin):
+        opts, _, _ = _getopt(args, short_req="okStT", long_req=("output", "key", "field-separator",
+                                                                "buffer-size", "temporary-directory"))
+        out = _last(opts, "-o", "--output")
+        if out:
+            self.write(out, prefix)
+
+    def _h_curl(self, args, prefix, raw, stdin):
+        opts, _, _ = _getopt(args, short_req="oXHdeuAbcEFKmrTwxyzY", long_req=("output", "request", "header",
+                                                                              "data", "user", "url"))
+        out = _last(opts, "-o", "--output")
+        if out and out != "-":
+            self.write(out, prefix)
+
+    def _h_wget(self, args, prefix, raw, stdin):
+        opts, _, _ = _getopt(args, short_req="OoaPt", long_req=("output-document", "directory-prefix"))
+        out = _last(opts, "-O", "--output-document")
+        if out and out != "-":
+            self.write(out, prefix)
+
+    def _h_formatter(self, args, prefix, raw, stdin, needs=None):
+        """Formatters that rewrite the files they are given (some only with a flag, in `needs`)."""
+        opts, ops, after = _getopt(args)
+        if _names(opts) & {"--check", "--diff", "-l", "--list-different", "-d"}:
+            return
+        if needs is not None and not (_names(opts) & needs):
+            return
+        for f in ops + (after or []):
+            if f != "-":
+                self.write(f, prefix)
+
+    def _h_gofmt(self, args, prefix, raw, stdin):
+        self._h_formatter(args, prefix, raw, stdin, needs={"-w"})
+
+    def _h_prettier(self, args, prefix, raw, stdin):
+        self._h_formatter(args, prefix, raw, stdin, needs={"--write", "-w"})
+
+    def _h_ruff(self, args, prefix, raw, stdin):
+        if not args:
+            return
+        if args[0] == "format":
+            self._h_formatter(args[1:], prefix, raw, stdin)
+        elif args[0] == "check":
+            self._h_formatter(args[1:], prefix, raw, stdin, needs={"--fix"})
 
     def _h_tee(self, args, prefix, raw, stdin):
         _, ops, after = _getopt(args)
@@ -951,7 +1023,8 @@ class _Analyzer:
             srcs, dst, is_dir = ops, target, True
         elif len(ops) >= 2:
             srcs, dst = ops[:-1], ops[-1]
-            is_dir = len(srcs) > 1 or dst.endswith("/")
+            is_dir = (len(srcs) > 1 or dst.endswith("/") or _base(dst) in (".", "..")
+                      or (self.is_dir is not None and _UNKNOWN not in dst and self.is_dir(_join(prefix, dst))))
         else:
             return
         if srcs_written:
@@ -1188,6 +1261,8 @@ class _Analyzer:
         specs = ops + (after or [])
         if specs:
             self._pathspecs(specs, prefix, "clean", raw)
+        elif prefix:  # git clean works below the directory it runs in
+            self._pathspecs(["."], prefix, "clean", raw)
         else:
             self.destroy("clean", raw)
 
@@ -1203,8 +1278,9 @@ class _Analyzer:
                 self._pathspecs(specs, prefix, "stash", raw)
             else:
                 self.destroy("stash", raw)
-        elif sub in ("save", "pop", "apply", "branch"):
+        elif sub == "save":
             self.destroy("stash", raw)
+        # pop, apply and branch bring work back; git refuses them rather than overwrite local changes
 
     def _git_rm(self, rest, prefix, raw):
         opts, ops, after = _getopt(rest, long_req=("pathspec-from-file",))
@@ -1364,6 +1440,14 @@ _HANDLERS = {
     "dd": _Analyzer._h_dd,
     "patch": _Analyzer._h_patch,
     "git": _Analyzer._h_git,
+    "sort": _Analyzer._h_sort,
+    "curl": _Analyzer._h_curl,
+    "wget": _Analyzer._h_wget,
+    "gofmt": _Analyzer._h_gofmt,
+    "black": _Analyzer._h_formatter,
+    "isort": _Analyzer._h_formatter,
+    "prettier": _Analyzer._h_prettier,
+    "ruff": _Analyzer._h_ruff,
 }
 _HANDLERS.update(dict.fromkeys(_SHELLS, _Analyzer._h_shell))
 
@@ -1663,29 +1747,32 @@ def _prepare(command) -> str | None:
     return command.replace("\r\n", "\n").replace(_UNKNOWN, "")
 
 
-def analyze_bash(command: str) -> ShellAnalysis:
+def analyze_bash(command: str, *, start: str = "", is_dir=None) -> ShellAnalysis:
     """What a Bash command line would write, and whether it is a repository-wide destructive git command.
 
+    `start` is the command's directory relative to the top of its working tree ("" at the top): relative
+    writes then come back relative to the top, and `.` below the top is not the whole repository. `is_dir`,
+    if given, tells whether such a path is an existing directory (`cp x src` writes `src/x`).
     Never raises: anything that cannot be parsed yields ``ShellAnalysis(unparsed=True)``.
     """
-    return _analyze(command, _Analyzer.run_text)
+    return _analyze(command, _Analyzer.run_text, start, is_dir)
 
 
-def analyze_powershell(command: str) -> ShellAnalysis:
+def analyze_powershell(command: str, *, start: str = "", is_dir=None) -> ShellAnalysis:
     """The PowerShell counterpart of :func:`analyze_bash`, for simple cmdlet and redirection cases.
 
     Never raises: anything that cannot be parsed yields ``ShellAnalysis(unparsed=True)``.
     """
-    return _analyze(command, _Analyzer.ps_run)
+    return _analyze(command, _Analyzer.ps_run, start, is_dir)
 
 
-def _analyze(command, run) -> ShellAnalysis:
+def _analyze(command, run, start: str = "", is_dir=None) -> ShellAnalysis:
     try:
         text = _prepare(command)
         if text is None:
             return ShellAnalysis(unparsed=True)
-        analyzer = _Analyzer()
-        run(analyzer, text, "")
+        analyzer = _Analyzer(is_dir)
+        run(analyzer, text, start)
         return analyzer.result()
     except Exception:  # _ParseError, RecursionError, or a bug: fail open, never break the hook
         return ShellAnalysis(unparsed=True)

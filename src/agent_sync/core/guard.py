@@ -28,23 +28,49 @@ def _dirty(cwd: str) -> bool:
     return out.returncode != 0 or bool(out.stdout.strip())
 
 
-def shell_effects(command: str, cwd: str, *, powershell: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
-    """(paths the command writes, as written; repository-wide destructive git commands)."""
+def _is_revision(name: str, cwd: str) -> bool:
+    """Does `git checkout NAME` name a branch or commit (rather than a path, say a deleted tracked file)?"""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=cwd,
+                             capture_output=True, timeout=3)
+    except (OSError, subprocess.SubprocessError):
+        return not os.path.exists(os.path.join(cwd, name))
+    return out.returncode == 0
+
+
+def shell_effects(command: str, cwd: str, tree: str | None = None, *,
+                  powershell: bool = False) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """(the directory relative writes start from, the paths the command writes as written, and the
+    repository-wide destructive git commands). Inside `tree`, writes are relative to its top, so that `.`
+    in a subdirectory means that subdirectory, not the whole repository."""
     from agent_sync import shellwrites
 
-    analysis = shellwrites.analyze_powershell(command) if powershell else shellwrites.analyze_bash(command)
+    real_cwd = os.path.realpath(cwd)
+    start, base = "", real_cwd
+    if tree and (real_cwd == tree or real_cwd.startswith(tree.rstrip("/") + "/")):
+        start = os.path.relpath(real_cwd, tree)
+        start, base = ("" if start == "." else start), tree
+
+    def is_dir(path: str) -> bool:
+        return os.path.isdir(path if os.path.isabs(path) else os.path.join(base, path))
+
+    analyze = shellwrites.analyze_powershell if powershell else shellwrites.analyze_bash
+    analysis = analyze(command, start=start, is_dir=is_dir)
     if analysis.unparsed:
-        return [], []
+        return base, [], []
     writes = list(analysis.writes)
     destructive = list(analysis.destructive)
     for candidate in analysis.maybe_branch_switch:
-        if os.path.exists(os.path.join(cwd, candidate)):
-            writes.append(candidate)
+        name = os.path.relpath(candidate, start) if start else candidate
+        if _is_revision(name, real_cwd):
+            destructive.append(("switch-branch", f"git checkout {name}"))
         else:
-            destructive.append(("switch-branch", f"git checkout {candidate}"))
+            writes.append(candidate)
     if any(kind == "switch-branch" for kind, _ in destructive) and not _dirty(cwd):
         destructive = [d for d in destructive if d[0] != "switch-branch"]  # a clean tree loses nothing
-    return writes, destructive
+    return base, writes, destructive
 
 
 def others_in_worktree(tx, ctx) -> list:

@@ -136,12 +136,19 @@ def _written_targets(payload: dict, ctx) -> tuple[list, list[tuple[str, str]]]:
     tool_input = payload.get("tool_input")
     if not isinstance(tool, str) or not isinstance(tool_input, dict):
         return [], []
+    from agent_sync.paths import worktree_root
+
+    def tree_of(value: str, base: str) -> str:
+        """The worktree of the repository that holds this path: a lock holds in every worktree."""
+        return worktree_root(os.path.dirname(os.path.join(base, value)), ctx.root)
+
     found, destructive = [], []
     if tool in FILE_TOOLS:
         value = tool_input.get(FILE_TOOLS[tool]) or tool_input.get("file_path")
         if isinstance(value, str):
             try:
-                found.append(targets.Target("file", targets.relpath_in_repo(value, ctx.tree, ctx.cwd)))
+                key = targets.relpath_in_repo(value, tree_of(value, ctx.cwd), ctx.cwd)
+                found.append(targets.Target("file", key))
             except Exception:
                 pass  # outside the repository, or not a path at all: not ours to guard
     elif tool in SHELL_TOOLS:
@@ -150,10 +157,13 @@ def _written_targets(payload: dict, ctx) -> tuple[list, list[tuple[str, str]]]:
             return [], []
         from agent_sync.core import guard
 
-        raw, destructive = guard.shell_effects(command, ctx.cwd, powershell=(tool == "PowerShell"))
+        base, raw, destructive = guard.shell_effects(command, ctx.cwd, ctx.tree, powershell=(tool == "PowerShell"))
         for value in raw:
+            if "$" in value:
+                continue  # built at run time (`$HOME/x`, `${TMPDIR}/y`): cannot be known here
+            value = os.path.expanduser(value)
             try:  # a shell path may name a directory or a glob: guard the whole set it stands for
-                found.append(targets.parse_target(value, ctx.tree, ctx.cwd))
+                found.append(targets.parse_target(value, tree_of(value, base), base))
             except Exception:
                 continue
     return found, destructive
