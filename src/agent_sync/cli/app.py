@@ -22,17 +22,19 @@ class Parser(argparse.ArgumentParser):
         self.exit(1, f"agent-sync: error: {message} (see: {self.prog} --help)\n")
 
 
-def _context(args, **kwargs):
-    """Open the store for this command. Every command is the caller's heartbeat, reads included."""
+def _context(args, *, beat: bool = False):
+    """Open the store for this command. Every command is the caller's heartbeat: the core operations that
+    write beat inside their own transaction; read-only commands pass `beat` to get one here."""
     from agent_sync.core import presence
     from agent_sync.core.context import open_context
     from agent_sync.errors import StoreBusy
 
-    ctx = open_context(**kwargs)
-    try:
-        presence.heartbeat(ctx)
-    except StoreBusy:
-        pass  # a read still works; the next command beats
+    ctx = open_context()
+    if beat:
+        try:
+            presence.heartbeat(ctx)
+        except StoreBusy:
+            pass  # a read still works; the next command beats
     return ctx
 
 
@@ -74,7 +76,7 @@ def _message_id(text: str) -> int:
 
 def cmd_init(args):
 
-    ctx = _context(args)
+    ctx = _context(args, beat=True)
     _emit(args, {"path": ctx.store.path, "schema_version": ctx.store.schema_version()},
           f"agent-sync state ready at {ctx.store.path}")
 
@@ -99,7 +101,7 @@ def cmd_config(args):
 def cmd_whoami(args):
     from agent_sync.core import presence
 
-    ctx = _context(args)
+    ctx = _context(args, beat=True)
     data = presence.whoami(ctx)
     _emit(args, data, render.whoami(data))
 
@@ -134,7 +136,7 @@ def cmd_status(args):
 def cmd_gc(args):
     from agent_sync.core import presence
 
-    data = presence.gc(_context(args), args.keep_days)
+    data = presence.gc(_context(args, beat=True), args.keep_days)
     _emit(args, data, render.gc(data))
 
 
@@ -170,7 +172,7 @@ def cmd_renew(args):
 def cmd_locks(args):
     from agent_sync.core import locks
 
-    data = locks.list_locks(_context(args), include_all=args.all)
+    data = locks.list_locks(_context(args, beat=True), include_all=args.all)
     _emit(args, {"locks": data}, render.locks(data))
 
 
@@ -194,14 +196,14 @@ def cmd_tasks(args):
     from agent_sync.core import tasks
 
     statuses = [args.status] if args.status else None
-    data = tasks.list_tasks(_context(args), statuses)
+    data = tasks.list_tasks(_context(args, beat=True), statuses)
     _emit(args, {"tasks": data}, render.tasks(data))
 
 
 def cmd_task(args):
     from agent_sync.core import tasks
 
-    data = tasks.show(_context(args), args.task)
+    data = tasks.show(_context(args, beat=True), args.task)
     _emit(args, data, render.task_detail(data))
 
 
@@ -276,7 +278,7 @@ def cmd_ack(args):
 def cmd_thread(args):
     from agent_sync.core import messages
 
-    data = messages.thread(_context(args), args.id)
+    data = messages.thread(_context(args, beat=True), args.id)
     _emit(args, {"messages": data}, render.messages(data))
 
 
@@ -292,7 +294,7 @@ def cmd_decisions(args):
 
     if args.limit is not None and args.limit <= 0:
         raise UsageError("--limit must be positive")
-    data = journal.decisions(_context(args), args.limit)
+    data = journal.decisions(_context(args, beat=True), args.limit)
     _emit(args, {"decisions": data}, render.decisions(data) or "no decisions yet")
 
 
@@ -309,7 +311,7 @@ def cmd_log(args):
 def cmd_activity(args):
     from agent_sync.core import journal
 
-    data = journal.activity(_context(args), since=args.since, agent=args.agent, file=args.file, limit=args.limit)
+    data = journal.activity(_context(args, beat=True), since=args.since, agent=args.agent, file=args.file, limit=args.limit)
     _emit(args, {"activity": data}, render.activity(data) or "no activity")
 
 

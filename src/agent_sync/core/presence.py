@@ -43,12 +43,10 @@ def _default_name(tx, ctx) -> str:
 
 def ensure_agent(tx, ctx):
     """The caller's heartbeat: registers an unknown agent on the fly, revives an idle one."""
-    if not tx.touch_agent(ctx.me):
+    fields = {k: v for k, v in (("client", ctx.client), ("session", ctx.session)) if v}
+    if not tx.touch_agent(ctx.me, **fields):
         tx.insert_agent(ctx.me, _default_name(tx, ctx), client=ctx.client, session=ctx.session, cwd=ctx.cwd)
         tx.insert_activity(ctx.me, "join", "joined")
-    elif ctx.client or ctx.session:
-        fields = {k: v for k, v in (("client", ctx.client), ("session", ctx.session)) if v}
-        tx.update_agent(ctx.me, **fields)
     return tx.get_agent(ctx.me)
 
 

@@ -285,9 +285,15 @@ class SQLiteTx:
             (agent_id, name, role, client, session, cwd, self.now, self.now),
         )
 
-    def touch_agent(self, agent_id: str) -> bool:
+    def touch_agent(self, agent_id: str, **fields) -> bool:
+        """The heartbeat (and any of client/session that changed); False if the agent is unknown."""
+        unknown = set(fields) - {"client", "session"}
+        if unknown:
+            raise ValueError(f"not heartbeat fields: {unknown}")
+        extra = "".join(f", {name} = ?" for name in fields)
         cur = self.conn.execute(
-            "UPDATE agents SET last_seen = ?, ended_at = NULL WHERE id = ?", (self.now, agent_id)
+            f"UPDATE agents SET last_seen = ?, ended_at = NULL{extra} WHERE id = ?",
+            (self.now, *fields.values(), agent_id),
         )
         return cur.rowcount > 0
 
