@@ -26,12 +26,13 @@ class Context:
 
 
 def open_context(*, cwd: str | None = None, session_id: str | None = None, client: str = "",
-                 busy_timeout: float | None = None, clock=None, environ=None, create: bool = True) -> Context:
+                 busy_timeout: float | None = None, clock=None, environ=None, create: bool = True,
+                 root: str | None = None) -> Context:
     """Find the repository, load settings, open the store and resolve the caller's identity."""
     from agent_sync.store import open_store
 
     cwd = cwd or os.getcwd()
-    root = paths.find_root(cwd)
+    root = root or paths.find_root(cwd)
     settings = load_settings(root, environ)
     if busy_timeout == "hook":
         busy_timeout = settings.hook_busy_ms / 1000

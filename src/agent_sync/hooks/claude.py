@@ -34,11 +34,12 @@ def _context(payload: dict):
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
     if not cwd or not os.path.isdir(cwd):
         cwd = os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd()
-    if known_root(cwd) is None:
+    root = known_root(cwd)
+    if root is None:
         raise NotARepository(cwd)
     session = payload.get("session_id")
     session = session if isinstance(session, str) and session else None
-    return open_context(cwd=cwd, session_id=session, client="claude", busy_timeout="hook")
+    return open_context(cwd=cwd, session_id=session, client="claude", busy_timeout="hook", root=root)
 
 
 def _json(obj: dict) -> Out:
