@@ -164,7 +164,3 @@ def frame_kept(lines: list[str], limit: int = COMPACT_LIMIT, tail: str = "… mo
         used += len(line) + 1
     body = kept if len(kept) == len(safe) else [*kept, tail]
     return "\n".join([FRAME_OPEN, *body, FRAME_CLOSE]), len(kept)
-
-
-def frame(lines: list[str], limit: int = COMPACT_LIMIT) -> str:
-    return frame_kept(lines, limit)[0]
