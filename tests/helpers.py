@@ -5,6 +5,7 @@ Imported as `from helpers import ...` (pytest puts this directory on sys.path fo
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 
 # Variables that would leak the caller's identity, root or settings into a test run.
 _SCRUB = ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID", "CLAUDE_PROJECT_DIR", "PYTHONIOENCODING")
+
+
+WAITING_LINE = re.compile(r"agent-sync: waiting behind .+; place \d+ in the queue")
 
 
 def make_repo(path: Path) -> Path:
@@ -45,7 +49,8 @@ def assert_one_line_error(result: Result, code: int, *fragments: str) -> str:
     """The command failed with `code` and exactly one stderr line starting "agent-sync:", naming `fragments`."""
     assert result.code == code, result
     assert "Traceback" not in result.err and "Traceback" not in result.out, result
-    lines = result.err.splitlines()
+    # `--wait` reports its place in the queue while it waits; the error is the one line after that
+    lines = [line for line in result.err.splitlines() if not WAITING_LINE.fullmatch(line)]
     assert len(lines) == 1, result
     assert lines[0].startswith("agent-sync:"), result
     assert "internal error" not in lines[0], result

@@ -33,7 +33,7 @@ def wait_until_queued(cli, agent, timeout=20.0):
     ctx = cli.context(time.time, "observer")
     while time.monotonic() < deadline:
         with ctx.store.read() as tx:
-            if any(w["agent"] == agent for w in tx.live_waiters(0)):
+            if any(w["agent"] == agent for w in [w for w in tx.waiters() if w["expires_at"] > tx.now]):
                 return
         time.sleep(0.05)
     raise AssertionError(f"{agent} never queued")
@@ -336,7 +336,7 @@ def test_wait_on_a_controlled_clock_takes_the_lock_once_it_expires(cli):
     with pytest.raises(Conflict, match="locked by b"):
         locks.lock(a, ["README.md"], wait=5)
     with b.store.read() as tx:
-        assert tx.live_waiters(0) == []  # nobody is left in the queue
+        assert [w for w in tx.waiters() if w["expires_at"] > tx.now] == []  # nobody is left in the queue
 
 
 def test_interrupting_a_waiter_leaves_no_queue_entry(cli):

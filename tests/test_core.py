@@ -92,7 +92,7 @@ def test_wait_runs_out_with_a_conflict_naming_the_holder(ctx, clock):
         locks.lock(as_agent(ctx, "waiter"), ["README.md"], wait=3)
     assert 3 <= clock.now - start < 4
     with ctx.store.read() as tx:
-        assert tx.live_waiters(0) == []  # the queue entry left with it
+        assert [w for w in tx.waiters() if w["expires_at"] > tx.now] == []  # the queue entry left with it
 
 
 def test_a_waiter_gets_the_lock_when_it_is_released(ctx, clock):
@@ -115,7 +115,8 @@ def test_a_queued_waiter_is_not_overtaken(ctx):
     locks.lock(as_agent(ctx, "holder"), ["README.md"])
     with ctx.store.write() as tx:  # "first" is queued for README.md
         presence.ensure_agent(tx, as_agent(ctx, "first"))
-        tx.add_waiter("first", "file", "README.md", "exclusive", tx.now + 60)
+        tx.add_waiter({"agent": "first", "kind": "file", "key": "README.md", "mode": "exclusive",
+                       "created_at": tx.now, "expires_at": tx.now + 60})
     locks.unlock(as_agent(ctx, "holder"), ["README.md"])
     with pytest.raises(Conflict, match="queued for first"):
         locks.lock(as_agent(ctx, "late"), ["README.md"])
@@ -197,7 +198,7 @@ def test_migrations_keep_data(tmp_path, monkeypatch):
     path = tmp_path / "state.sqlite"
     store = store_sqlite.SQLiteStore(str(path))
     with store.write() as tx:
-        tx.insert_agent("a", "alpha")
+        tx.insert_agent({"id": "a", "name": "alpha", "created_at": tx.now, "last_seen": tx.now})
         tx.insert_decision("a", "keep me")
     store.close()
     extra = ("add a column", "ALTER TABLE decisions ADD COLUMN tags TEXT NOT NULL DEFAULT ''")
@@ -219,7 +220,7 @@ def test_the_store_clock_stamps_rows(ctx, clock):
 # -- the spool ----------------------------------------------------------------------------------------------
 
 def test_spooled_writes_apply_exactly_once(ctx, clock):
-    from agent_sync.hooks import spool
+    from agent_sync.core import spool
 
     spool.defer(ctx.root, {"op": "activity", "agent": "a", "type": "edit", "message": "Edit x", "file": "x",
                            "at": clock.now})

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_sync.shellwrites import ShellAnalysis, analyze_bash, analyze_powershell
+from agent_sync.shell import ShellAnalysis, analyze_bash, analyze_powershell
 
 # (command, expected writes, expected destructive kinds, expected maybe_branch_switch)
 WRITES = [
@@ -402,3 +402,28 @@ def test_fuzz_analyze_bash_never_raises(command):
 @given(st.one_of(st.text(max_size=200), _SHELLISH))
 def test_fuzz_analyze_powershell_never_raises(command):
     assert isinstance(analyze_powershell(command), ShellAnalysis)
+
+
+def test_an_internal_error_fails_open_and_says_where(monkeypatch):
+    from agent_sync.shell import commands, powershell
+
+    def broken(an, args, prefix, raw, stdin):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setitem(commands.COMMANDS, "rm", broken)
+    result = analyze_bash("echo x > kept.txt && rm a")
+    assert result.unparsed and result.writes == [] and result.destructive == []
+    assert result.error is not None and "\n" not in result.error
+    assert result.error.startswith("RuntimeError: boom second line at shell/")
+    assert result.error.rsplit(":", 1)[1].isdigit()
+    assert analyze_bash("touch fine").error is None
+
+    monkeypatch.setattr(powershell, "bind", lambda *a: {}["missing"])
+    result = analyze_powershell("Set-Content a.txt x")
+    assert result.unparsed and result.error.startswith("KeyError: 'missing' at shell/powershell.py:")
+
+
+def test_limits_and_syntax_errors_are_not_internal_errors():
+    assert analyze_bash("eval " * 200 + "rm x").error is None
+    assert analyze_bash("cat 'unbalanced").error is None
+    assert analyze_powershell("<# unterminated").error is None

@@ -128,3 +128,7 @@ def run_demo(keep: bool = False) -> int:
             print(f"(kept {repo})")
         else:
             shutil.rmtree(repo, ignore_errors=True)
+
+
+def cli_demo(args) -> int:
+    return run_demo(keep=args.keep)

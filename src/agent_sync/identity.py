@@ -22,6 +22,9 @@ def session_agent_id(session_id: str, client: str = "claude") -> str:
     return f"{client}-{_digest(session_id)}"
 
 
+LOCAL = "per-repository local id"
+
+
 def resolve(root: str, session_id: str | None = None, client: str = "claude", environ=None) -> tuple[str, str]:
     """Return (agent id, where it came from)."""
     environ = os.environ if environ is None else environ
@@ -35,4 +38,9 @@ def resolve(root: str, session_id: str | None = None, client: str = "claude", en
         if value:
             return session_agent_id(value, prefix), variable
     user = environ.get("USER") or environ.get("USERNAME") or "user"
-    return f"local-{_digest(user + '@' + root, 3)}", "per-repository local id"
+    return f"local-{_digest(user + '@' + root, 3)}", LOCAL
+
+
+def client_of(source: str) -> str:
+    """The agent client an id source names (`CODEX_THREAD_ID` -> codex), or ""."""
+    return next((prefix for variable, prefix in SESSION_ENV if variable == source), "")

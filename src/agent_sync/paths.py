@@ -33,32 +33,54 @@ def _main_worktree(git_file: str) -> str | None:
     return None
 
 
-def find_root(start: str | None = None) -> str:
-    """The repository root: AGENT_SYNC_ROOT, else the nearest directory with `.git` (worktrees resolve to
-    their main worktree), else the nearest directory that already has agent-sync state, else `start`."""
-    here = os.path.realpath(start or os.getcwd())
-    return known_root(here) or here
+def _home() -> str:
+    return os.path.realpath(os.path.expanduser("~"))
 
 
-def known_root(start: str) -> str | None:
+def find_root(start: str | None = None, environ=None) -> str:
+    """The repository root: AGENT_SYNC_ROOT (an existing directory), else the nearest directory with `.git`
+    (worktrees resolve to their main worktree), else the nearest directory below `/` and the home directory
+    that already has agent-sync state. Raises UsageError when there is none: state is never created in an
+    arbitrary directory, and `/` or the home directory is never shared by everything below it."""
+    from agent_sync.errors import UsageError
+
+    environ = os.environ if environ is None else environ
+    override = environ.get("AGENT_SYNC_ROOT")
+    if override:
+        real = os.path.realpath(override)
+        if not os.path.isdir(real):
+            raise UsageError(f"AGENT_SYNC_ROOT={override} is not an existing directory; create it or fix the variable")
+        return real
+    found = known_root(start or os.getcwd(), environ)
+    if found is None:
+        raise UsageError(f"{os.path.realpath(start or os.getcwd())} is not inside a git repository; run agent-sync "
+                         "in your repository, or set AGENT_SYNC_ROOT to the directory that holds the shared state")
+    return found
+
+
+def known_root(start: str, environ=None) -> str | None:
     """Like find_root, but None when `start` is in no repository and no agent-sync state is above it: hooks
     then stay out of the way instead of creating state in an arbitrary directory."""
-    override = os.environ.get("AGENT_SYNC_ROOT")
+    environ = os.environ if environ is None else environ
+    override = environ.get("AGENT_SYNC_ROOT")
     if override:
-        return os.path.realpath(override)
-    here = os.path.realpath(start)
-    cur = here
+        real = os.path.realpath(override)
+        return real if os.path.isdir(real) else None
+    cur = os.path.realpath(start)
+    home = None
     while True:
         dotgit = os.path.join(cur, ".git")
         if os.path.isdir(dotgit):
             return cur
         if os.path.isfile(dotgit):
             return _main_worktree(dotgit) or cur
-        if os.path.isdir(os.path.join(cur, STATE_DIR)):
-            return cur
         parent = os.path.dirname(cur)
         if parent == cur:
             return None
+        if home is None:
+            home = _home()
+        if cur != home and os.path.isdir(os.path.join(cur, STATE_DIR)):
+            return cur
         cur = parent
 
 
@@ -84,6 +106,25 @@ def worktree_root(cwd: str, root: str) -> str:
     if os.path.isfile(dotgit) and _main_worktree(dotgit) == root:
         return tree
     return root
+
+
+def branch_of(tree: str) -> str:
+    """The branch checked out in the working tree `tree` (a short commit id when detached); "" if unknown.
+    Reads `.git/HEAD` directly: no git process on the hook path."""
+    dotgit = os.path.join(tree, ".git")
+    head = os.path.join(dotgit, "HEAD")
+    try:
+        if os.path.isfile(dotgit):
+            with open(dotgit, encoding="utf-8") as fh:
+                gitdir = fh.readline().strip()[len("gitdir:"):].strip()
+            head = os.path.join(tree, gitdir, "HEAD") if not os.path.isabs(gitdir) else os.path.join(gitdir, "HEAD")
+        with open(head, encoding="utf-8") as fh:
+            line = fh.readline().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if line.startswith("ref: refs/heads/"):
+        return line[len("ref: refs/heads/"):]
+    return line[:12] if len(line) >= 12 and not line.startswith("ref:") else ""
 
 
 def state_dir(root: str) -> str:

@@ -21,10 +21,18 @@ def render() -> str:
             if name == "hook":
                 continue
             parts += ["", f"## agent-sync {name}", "", "```text", command.format_help().rstrip(), "```"]
+        from agent_sync import agents
+
         parts += ["", "## agent-sync hook", "",
-                  "`agent-sync hook EVENT` reads the event's JSON on stdin. Events: session-start, user-prompt-submit,",
-                  "pre-tool-use, post-tool-use, stop, subagent-stop, pre-compact, session-end (Claude Code), and",
-                  "git-pre-commit (the git guard)."]
+                  "`agent-sync hook [--agent NAME] EVENT` reads the event's JSON on stdin and answers in that "
+                  "agent's own format.", "Without `--agent` it is Claude Code. `agent-sync hook git-pre-commit` "
+                  "is the git guard. Events, as each agent names them:", ""]
+        for name in agents.ADAPTERS:
+            try:
+                adapter = agents.load(name)
+            except ImportError:
+                continue
+            parts.append(f"- `{name}` ({adapter.TITLE}): " + ", ".join(e[0] for e in adapter.EVENTS))
         return "\n".join(parts) + "\n"
     finally:
         if saved is None:

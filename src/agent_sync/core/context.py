@@ -1,4 +1,4 @@
-"""The Context every core operation takes: the store, the settings, and who is calling."""
+"""The Context every core operation takes: the store, the settings, and who is calling from where."""
 
 import os
 import time
@@ -11,32 +11,47 @@ class Context:
     """A plain class rather than a dataclass: `dataclasses` costs the hook path ~7 ms of imports."""
 
     def __init__(self, root: str, settings: Settings, store, me: str, id_source: str = "", client: str = "",
-                 session: str = "", cwd: str = "", sleep=time.sleep, tree: str | None = None):
+                 session: str = "", cwd: str = "", sleep=time.sleep, tree: str | None = None,
+                 client_process: tuple[int, int] | None = None, name: str | None = None, role: str | None = None,
+                 branch: str = ""):
         self.root, self.settings, self.store, self.me = root, settings, store, me
         self.tree = tree or root  # the caller's working tree: where its repo-relative paths start
         self.id_source, self.client, self.session, self.cwd = id_source, client, session, cwd
+        self.client_process = client_process  # (pid, start) of the agent's client, when a hook knows it
+        self.name, self.role, self.branch = name, role, branch  # what the session asked to be called
         self.sleep = sleep  # injectable, so waits run on a controlled clock in tests
-
-    def live_cutoff(self, now: float) -> float:
-        """Agents seen after this instant are active: their locks hold and their tasks are theirs."""
-        return now - self.settings.stale_minutes * 60
 
     def broadcast_since(self, now: float) -> float:
         return now - self.settings.broadcast_hours * 3600
 
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Context":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def open_context(*, cwd: str | None = None, session_id: str | None = None, client: str = "",
-                 busy_timeout: float | None = None, clock=None, environ=None, create: bool = True,
-                 root: str | None = None) -> Context:
-    """Find the repository, load settings, open the store and resolve the caller's identity."""
+                 busy_timeout=None, clock=None, environ=None, create: bool = True, root: str | None = None,
+                 client_process: tuple[int, int] | None = None) -> Context:
+    """Find the repository, load settings, open the store and resolve the caller's identity.
+    `with open_context() as ctx:` closes the store again."""
     from agent_sync.store import open_store
 
+    environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
-    root = root or paths.find_root(cwd)
+    root = root or paths.find_root(cwd, environ)
     settings = load_settings(root, environ)
     if busy_timeout == "hook":
         busy_timeout = settings.hook_busy_ms / 1000
     store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
     me, source = identity.resolve(root, session_id, client or "claude", environ)
+    client = client or identity.client_of(source)  # a CLI call from inside an agent's shell
+    tree = paths.worktree_root(cwd, root)
     return Context(root=root, settings=settings, store=store, me=me, id_source=source, client=client,
-                   session=session_id or "", cwd=cwd, tree=paths.worktree_root(cwd, root))
+                   session=session_id or "", cwd=cwd, tree=tree, client_process=client_process,
+                   name=environ.get("AGENT_SYNC_NAME"), role=environ.get("AGENT_SYNC_ROLE"),
+                   branch=paths.branch_of(tree))

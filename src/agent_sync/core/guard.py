@@ -7,7 +7,7 @@ import os
 
 from agent_sync import targets as tg
 from agent_sync.core import locks
-from agent_sync.core.presence import status_of
+from agent_sync.core.presence import roster
 
 
 def worktree_of(path: str) -> str:
@@ -41,11 +41,12 @@ def _is_revision(name: str, cwd: str) -> bool:
 
 
 def shell_effects(command: str, cwd: str, tree: str | None = None, *,
-                  powershell: bool = False) -> tuple[str, list[str], list[tuple[str, str]]]:
-    """(the directory relative writes start from, the paths the command writes as written, and the
-    repository-wide destructive git commands). Inside `tree`, writes are relative to its top, so that `.`
-    in a subdirectory means that subdirectory, not the whole repository."""
-    from agent_sync import shellwrites
+                  powershell: bool = False) -> tuple[str, list[str], list[tuple[str, str]], str | None]:
+    """(the directory relative writes start from, the paths the command writes as written, the
+    repository-wide destructive git commands, and an internal error of the shell guard to log, if any).
+    Inside `tree`, writes are relative to its top, so that `.` in a subdirectory means that subdirectory,
+    not the whole repository."""
+    from agent_sync import shell as shellwrites
 
     real_cwd = os.path.realpath(cwd)
     start, base = "", real_cwd
@@ -59,7 +60,7 @@ def shell_effects(command: str, cwd: str, tree: str | None = None, *,
     analyze = shellwrites.analyze_powershell if powershell else shellwrites.analyze_bash
     analysis = analyze(command, start=start, is_dir=is_dir)
     if analysis.unparsed:
-        return base, [], []
+        return base, [], [], getattr(analysis, "error", None)
     writes = list(analysis.writes)
     destructive = list(analysis.destructive)
     for candidate in analysis.maybe_branch_switch:
@@ -70,15 +71,14 @@ def shell_effects(command: str, cwd: str, tree: str | None = None, *,
             writes.append(candidate)
     if any(kind == "switch-branch" for kind, _ in destructive) and not _dirty(cwd):
         destructive = [d for d in destructive if d[0] != "switch-branch"]  # a clean tree loses nothing
-    return base, writes, destructive
+    return base, writes, destructive, None
 
 
 def others_in_worktree(tx, ctx) -> list:
     """Other active agents working in the caller's worktree."""
     mine = worktree_of(ctx.cwd or ctx.root)
-    return [a for a in tx.agents()
-            if a["id"] != ctx.me and status_of(a, tx.now, ctx.settings) == "active"
-            and worktree_of(a["cwd"] or ctx.root) == mine]
+    return [a for a in roster(tx, ctx).active_agents()
+            if a["id"] != ctx.me and worktree_of(a["cwd"] or ctx.root) == mine]
 
 
 def check_tool(tx, ctx, targets: list[tg.Target], destructive: list[tuple[str, str]], policy: str, *,
@@ -98,11 +98,9 @@ def check_tool(tx, ctx, targets: list[tg.Target], destructive: list[tuple[str, s
             if verdict == "deny":
                 return reason
         else:  # a directory or shell glob: anything another agent holds inside it stands in the way
-            found = locks.find_conflicts(tx, ctx, [target], "exclusive")
-            found = [f for f in found if not f[2]]
+            found = [f for f in locks.find_conflicts(tx, ctx, [target], locks.EXCLUSIVE) if not f[2]]
             if found:
-                row, wanted, _ = found[0]
-                return locks.describe_conflict(row, wanted)
+                return locks.conflict_text(tx, ctx, found)
     return None
 
 
@@ -112,5 +110,5 @@ def staged_conflicts(tx, ctx, paths: list[str]) -> list[str]:
     for path in paths:
         theirs = [r for r in locks.covering(tx, ctx, path) if r["holder"] != ctx.me]
         if theirs:
-            problems.append(locks.describe_conflict(theirs[0], tg.Target("file", path)))
+            problems.append(locks.describe_conflict(theirs, tg.Target("file", path), roster(tx, ctx)))
     return problems

@@ -3,7 +3,7 @@
 from agent_sync import targets as tg
 from agent_sync.core import locks, messages, tasks
 from agent_sync.core.journal import activity_view, decision_view
-from agent_sync.core.presence import agent_view, ensure_agent
+from agent_sync.core.presence import agent_view, ensure_agent, roster
 from agent_sync.text import clean
 
 COMPACT_LIMIT = 2000
@@ -11,36 +11,27 @@ FRAME_OPEN = '<agent-sync-state trust="untrusted">'
 FRAME_CLOSE = "</agent-sync-state>"
 
 
-def full(ctx, *, heartbeat: bool = True, task_limit: int = 30, lock_limit: int = 100,
-         activity_limit: int = 15) -> dict:
+def full(ctx, *, task_limit: int = 30, lock_limit: int = 100, activity_limit: int = 15) -> dict:
     """Everything a human needs on one screen; large sections are cut to their most relevant rows, with counts."""
-    if heartbeat:
-        with ctx.store.write() as tx:
-            ensure_agent(tx, ctx)
     with ctx.store.read() as tx:
         now = tx.now
-        cutoff = ctx.live_cutoff(now)
-        agent_rows = tx.agents()
-        me = tx.get_agent(ctx.me)
-        open_tasks = tx.tasks(("in_progress", "open", "blocked"), task_limit)
-        files = tx.task_files(t["id"] for t in open_tasks)
-        waiting = tx.waiting_task_ids()
-        live = tx.live_locks(cutoff)
-        inbox = tx.messages_for(ctx.me, me["role"] if me else "", ctx.broadcast_since(now), unread=True, limit=20)
+        people = roster(tx, ctx)
+        me = people.rows.get(ctx.me)
+        latest = tx.latest_activity()
+        live = locks.live_locks(tx, ctx)
+        waiting = locks.live_waiters(tx, ctx)
         return {
             "root": ctx.root,
-            "me": agent_view(me, now, ctx.settings) if me else {"id": ctx.me, "status": "unregistered"},
-            "agents": [agent_view(a, now, ctx.settings) for a in agent_rows],
-            "tasks": [
-                dict(tasks.task_view(t, files[t["id"]], (), now, ctx.settings), ready=t["id"] not in waiting)
-                for t in open_tasks
-            ],
+            "me": agent_view(me, people) if me else {"id": ctx.me, "status": "unregistered"},
+            "agents": [agent_view(a, people, latest.get(a["id"])) for a in people.rows.values()],
+            "tasks": tasks.views(tx, ctx, tasks.UNFINISHED, task_limit),
             "task_counts": tx.task_counts(),
-            "locks": [locks.lock_view(r, now) for r in live[:lock_limit]],
+            "locks": [locks.lock_view(r, people, now) for r in live[:lock_limit]],
             "lock_count": len(live),
-            "inbox": [messages.message_view(r) for r in reversed(inbox)],
-            "decisions": [decision_view(r) for r in reversed(tx.decisions(5))],
-            "activity": [activity_view(r) for r in reversed(tx.activity(limit=activity_limit))],
+            "waiters": [locks.waiter_view(w, people, now) for w in waiting],
+            "inbox": messages.unread(tx, ctx) if me else [],
+            "decisions": [decision_view(r, people) for r in reversed(tx.decisions(5))],
+            "activity": [activity_view(r, people) for r in reversed(tx.activity(limit=activity_limit))],
             "activity_count": tx.count_activity(),
         }
 
@@ -70,7 +61,7 @@ def _locks_touching(tx, ctx, wanted: list, live: list) -> list:
     return [r for r in live if r["id"] in ids]
 
 
-def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None, shown: list | None = None) -> str:
+def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = False, tx=None, shown: list | None = None) -> str:
     """A short brief, most relevant to the reading agent first, always under `limit` characters.
     `shown` collects the ids of the messages that made it into the brief."""
     if tx is None:
@@ -79,13 +70,12 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None,
                 ensure_agent(wtx, ctx)
         with ctx.store.read() as rtx:
             return compact(ctx, limit=limit, tx=rtx, shown=shown)
-    now = tx.now
-    cutoff = ctx.live_cutoff(now)
-    me = tx.get_agent(ctx.me)
+    people = roster(tx, ctx)
+    me = people.rows.get(ctx.me)
     my_name = clean(me["name"], 40, one_line=True) if me else ctx.me
     lines = [f"You are {my_name} ({ctx.me}). Coordinate through `agent-sync`; text below was written by agents."]
 
-    my_tasks = tx.tasks_owned_by(ctx.me)
+    my_tasks = [t for t in tx.tasks(("in_progress", "blocked")) if t["owner"] == ctx.me]
     task_files: list[str] = []
     if my_tasks:
         files = tx.task_files(t["id"] for t in my_tasks)
@@ -95,31 +85,30 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None,
     else:
         lines.append("Your task: none (agent-sync claim-next takes the next ready one)")
 
-    mine = tx.locks_of(ctx.me)
+    mine = [r for r in tx.locks(holder=ctx.me) if r["expires_at"] > tx.now]
     if mine:
         held = ", ".join(clean(locks.display(locks.row_target(r)), 60, one_line=True) for r in mine[:6])
         more = f" +{len(mine) - 6} more" if len(mine) > 6 else ""
         lines.append(f"Your locks: {held}{more}")
 
-    live = tx.live_locks(cutoff, exclude_holder=ctx.me)
+    live = locks.live_locks(tx, ctx, exclude=ctx.me)
     touching = _locks_touching(tx, ctx, _task_targets(task_files, ctx.root), live)
     for r in touching[:4]:
         lines.append(
             f"Held by another agent, touches your task: {clean(locks.display(locks.row_target(r)), 60, one_line=True)}"
-            f" by {clean(r['holder_name'], 30, one_line=True)} until {locks.hhmm(r['expires_at'])}"
+            f" by {clean(people.name(r['holder']), 30, one_line=True)} until {locks.hhmm(r['expires_at'])}"
         )
 
-    inbox = tx.messages_for(ctx.me, me["role"] if me else "", ctx.broadcast_since(now), unread=True, limit=20)
+    inbox = messages.unread(tx, ctx) if me else []
     message_lines: dict[int, int] = {}
     if inbox:
         lines.append(f"Unread messages for you ({len(inbox)}{'+' if len(inbox) == 20 else ''}):")
-        for m in list(reversed(inbox))[:5]:
+        for m in inbox[:5]:
             message_lines[len(lines)] = m["id"]
-            lines.append(f"- #{m['id']} from {clean(m['sender_name'] or m['sender'], 30, one_line=True)}: "
+            lines.append(f"- #{m['id']} from {clean(m['from_name'], 30, one_line=True)}: "
                          f"{clean(m['body'], 200, one_line=True)}")
 
-    agents = [a for a in tx.agents() if a["id"] != ctx.me]
-    active = [a for a in agents if a["ended_at"] is None and a["last_seen"] >= cutoff]
+    active = [a for a in people.active_agents() if a["id"] != ctx.me]
     if active:
         names = ", ".join(clean(a["name"], 30, one_line=True) for a in active[:8])
         more = f" +{len(active) - 8} more" if len(active) > 8 else ""
@@ -132,11 +121,12 @@ def compact(ctx, *, limit: int = COMPACT_LIMIT, heartbeat: bool = True, tx=None,
             if r in touching:
                 continue
             lines.append(f"- {clean(locks.display(locks.row_target(r)), 60, one_line=True)} by "
-                         f"{clean(r['holder_name'], 30, one_line=True)}")
+                         f"{clean(people.name(r['holder']), 30, one_line=True)}")
     counts = tx.task_counts()
     if counts:
         summary = ", ".join(f"{counts[s]} {s.replace('_', ' ')}" for s in tasks.STATUSES if counts.get(s))
-        nxt = tx.next_ready_task(cutoff)
+        queue = tasks.ready_queue(tx, ctx)
+        nxt = queue[0] if queue else None
         ready = f"; next ready: #{nxt['id']} {clean(nxt['title'], 60, one_line=True)}" if nxt else ""
         lines.append(f"Tasks: {summary}{ready} (agent-sync tasks)")
     latest = tx.decisions(3)

@@ -1,12 +1,13 @@
 """The embedded store: one SQLite file per repository, WAL mode, short `BEGIN IMMEDIATE` writes.
 
-Every SQL statement of the SQLite backend lives in this module.
+Every SQL statement of the SQLite store lives in this module (and, for the one-time upgrade from the original
+tool's schema, in `store.legacy`). It implements `store.contract` and states no coordination rule of its own.
 """
 
 import os
 import sqlite3
 import time
-from contextlib import contextmanager
+from _thread import get_ident
 
 from agent_sync.errors import StoreBusy, StoreError
 
@@ -117,64 +118,123 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX activity_file ON activity(file);
         """,
     ),
+    (
+        "client process, worktree and branch of an agent; the task a lock was taken for",
+        """
+        ALTER TABLE agents ADD COLUMN host TEXT NOT NULL DEFAULT '';
+        ALTER TABLE agents ADD COLUMN pid INTEGER;
+        ALTER TABLE agents ADD COLUMN pid_start INTEGER;
+        ALTER TABLE agents ADD COLUMN worktree TEXT NOT NULL DEFAULT '';
+        ALTER TABLE agents ADD COLUMN branch TEXT NOT NULL DEFAULT '';
+        ALTER TABLE locks ADD COLUMN task_id INTEGER;
+        CREATE INDEX activity_agent ON activity(agent, id);
+        """,
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_AGENT_FIELDS = {"name", "role", "client", "session", "cwd", "current_task", "last_seen", "ended_at"}
-_TASK_FIELDS = {"title", "description", "status", "priority", "owner", "blocked_reason", "updated_at"}
-_LIVE_HOLDER = "a.ended_at IS NULL AND a.last_seen >= :cutoff AND l.expires_at > :now"
+AGENT_COLUMNS = frozenset(("id", "name", "role", "client", "session", "cwd", "current_task", "created_at",
+                           "last_seen", "ended_at", "host", "pid", "pid_start", "worktree", "branch"))
+LOCK_COLUMNS = frozenset(("kind", "key", "base", "holder", "mode", "reason", "lease", "created_at",
+                          "expires_at", "task_id"))
+WAITER_COLUMNS = frozenset(("agent", "kind", "key", "mode", "created_at", "expires_at"))
+TASK_COLUMNS = frozenset(("title", "description", "status", "priority", "owner", "created_by", "blocked_reason",
+                          "created_at", "updated_at"))
+MESSAGE_COLUMNS = frozenset(("sender", "kind", "recipient", "body", "reply_to", "urgent", "created_at"))
+DELIVERY_COLUMNS = ("delivered_at", "read_at", "acked_at")
+
+# SQLite's primary result codes (https://sqlite.org/rescode.html), to classify errors without reading messages.
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
 
 
-def _explain(path: str, exc: Exception) -> str:
-    text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        return f"{path} is read-only ({text}); make it and its directory writable"
-    if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return f"{path} is not a usable agent-sync database ({text}); move it aside and run the command again"
-    if "unable to open" in text:
-        return f"cannot open {path} ({text}); check that its directory exists and is writable"
-    return f"{path}: {text}"
+def _code(exc: sqlite3.Error) -> int:
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
 
 
-def _is_busy(exc: Exception) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return _code(exc) in (_BUSY, _LOCKED)
+
+
+def explain(path: str, exc: sqlite3.Error) -> str:
+    """One line naming the file, what is wrong and what to do."""
+    code = _code(exc)
+    if code == _READONLY:
+        return f"{path} is read-only ({exc}); make it and its directory writable"
+    if code in (_CORRUPT, _NOTADB):
+        return (f"{path} is not a usable agent-sync database ({exc}); move it aside (agent-sync then starts a "
+                "new one) or restore it from a backup")
+    if code == _CANTOPEN:
+        return f"cannot open {path} ({exc}); check that its directory exists and is writable"
+    if code == _FULL:
+        return f"{path}: the disk is full ({exc}); free some space"
+    if code == _IOERR:
+        return f"{path}: input/output error ({exc}); check the disk and the file's permissions"
+    return f"{path}: {exc}"
+
+
+def _columns(fields, allowed: frozenset, what: str) -> tuple[str, list]:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValueError(f"not {what} columns: {sorted(unknown)}")
+    return ", ".join(fields), list(fields.values())
 
 
 class SQLiteStore:
-    def __init__(self, path: str, busy_timeout: float = 30.0, clock=None, create: bool = True):
-        self.path = path
+    """One connection per thread (a TUI worker or a web thread pool may share the store object)."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str, busy_timeout: float = 10.0, clock=None, create: bool = True, notes=None):
+        self.path = self.where = path
         self._clock = clock or time.time
         self.busy_timeout = busy_timeout
+        self._conns: dict[int, sqlite3.Connection] = {}
+        self.notes = notes if notes is not None else []  # one-line things to tell the user (an upgrade)
         if not create and not os.path.exists(path):
             raise StoreError(f"no agent-sync database at {path}")
         try:
-            self.conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self._prepare()
-        except StoreBusy:
+            self._prepare(self.conn)
+        except (StoreBusy, StoreError):
+            self.close()
             raise
         except sqlite3.Error as exc:
+            self.close()
             if _is_busy(exc):
                 raise StoreBusy(f"{path} is busy: another process holds its write lock; try again") from None
-            raise StoreError(_explain(path, exc)) from None
+            raise StoreError(explain(path, exc)) from None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = self._conns.get(get_ident())
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            self._conns[get_ident()] = conn
+            if len(self._conns) > 1:  # a second thread: its connection needs the per-connection settings
+                self._configure(conn)
+        return conn
 
     def now(self) -> float:
         return self._clock()
 
     def close(self) -> None:
-        self.conn.close()
+        for conn in self._conns.values():
+            conn.close()
+        self._conns.clear()
 
-    def _prepare(self) -> None:
-        conn = self.conn
+    @staticmethod
+    def _configure(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} has schema version {version}, newer than this agent-sync knows ({SCHEMA_VERSION}); "
                 "upgrade agent-sync"
             )
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
+        self._configure(conn)
         if version == SCHEMA_VERSION:
             return
         self._enable_wal()
@@ -197,66 +257,125 @@ class SQLiteStore:
             delay = min(delay * 2, 0.1)
 
     def migrate(self, target: int | None = None) -> int:
-        """Apply the missing migrations in one transaction; safe when several processes start at once."""
+        """Apply the missing migrations in one transaction; safe when several processes start at once.
+        A database the original tool (claude-agent-sync) wrote is upgraded first, in the same transaction."""
         target = SCHEMA_VERSION if target is None else target
         self._begin("BEGIN IMMEDIATE")
+        conn = self.conn
         try:
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            legacy = None
+            if version == 0:
+                from agent_sync.store import legacy as legacy_schema
+
+                found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                legacy = legacy_schema.recognise(conn, found, self.path)  # raises StoreError when foreign
+                if legacy is not None:
+                    legacy = legacy_schema.read_and_drop(conn, legacy)
             for _name, script in MIGRATIONS[version:target]:
                 for statement in script.split(";"):
                     if statement.strip():
-                        self.conn.execute(statement)
+                        conn.execute(statement)
+            if legacy is not None:
+                self.notes.append(legacy_schema.load(conn, legacy, self.path))
             if version < target:
-                self.conn.execute(f"PRAGMA user_version = {int(target)}")
-            self.conn.execute("COMMIT")
+                conn.execute(f"PRAGMA user_version = {int(target)}")
+            conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
         return target
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-    def _begin(self, statement: str) -> None:
+    def check(self) -> str | None:
         try:
-            self.conn.execute(statement)
-        except sqlite3.OperationalError as exc:
+            rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.Error as exc:
+            return explain(self.path, exc)
+        if rows == ["ok"]:
+            return None
+        return (f"{self.path} is damaged (quick_check: {'; '.join(rows[:3])}); move it aside to start afresh, "
+                "or try: sqlite3 state.sqlite .recover | sqlite3 recovered.sqlite")
+
+    def change_token(self):
+        """Changes once any connection committed a write (another process's, through data_version, or ours)."""
+        conn = self.conn
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
+    def wait_for_change(self, token, timeout: float, poll: float = 0.1):
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.change_token()
+            if current != token or time.monotonic() >= deadline:
+                return current
+            time.sleep(min(poll, max(deadline - time.monotonic(), 0)))
+
+    def _begin(self, statement: str, wait: float | None = None) -> None:
+        conn = self.conn
+        if wait is not None:
+            conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            conn.execute(statement)
+        except sqlite3.Error as exc:
             if _is_busy(exc):
+                waited = self.busy_timeout if wait is None else wait
                 raise StoreBusy(
-                    f"{self.path} is busy: another process held its write lock for over {self.busy_timeout:g}s; try again"
+                    f"the database is busy: another process has held its write lock for over "
+                    f"{waited:g}s; run the command again (busy_timeout_seconds sets the wait)"
                 ) from None
-            raise StoreError(_explain(self.path, exc)) from None
+            raise StoreError(explain(self.path, exc)) from None
+        finally:
+            if wait is not None:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
-    @contextmanager
-    def _transaction(self, statement: str):
-        self._begin(statement)
-        tx = SQLiteTx(self.conn, self.now())
-        try:
-            yield tx
-        except BaseException as exc:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            if isinstance(exc, sqlite3.Error):
-                if _is_busy(exc):
-                    raise StoreBusy(f"{self.path} is busy; try again") from None
-                raise StoreError(_explain(self.path, exc)) from None
-            raise
-        else:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(_explain(self.path, exc)) from None
-
-    def write(self):
+    def write(self, wait: float | None = None):
         """A serialised write transaction. `BEGIN IMMEDIATE` takes the write lock up front, so a read that
-        becomes a write can never deadlock; waits at most the busy timeout, then raises StoreBusy."""
-        return self._transaction("BEGIN IMMEDIATE")
+        becomes a write can never deadlock; waits at most `wait` (default: the busy timeout), then raises
+        StoreBusy."""
+        return _Transaction(self, "BEGIN IMMEDIATE", wait)
 
     def read(self):
         """A consistent read snapshot; in WAL mode it never waits for writers."""
-        return self._transaction("BEGIN")
+        return _Transaction(self, "BEGIN", None)
+
+
+class _Transaction:
+    """`with store.write() as tx:` commits on success, rolls back on any exception (a plain class, not
+    contextlib: one import less on the hook path)."""
+
+    __slots__ = ("store", "statement", "wait", "tx")
+
+    def __init__(self, store: SQLiteStore, statement: str, wait: float | None):
+        self.store, self.statement, self.wait, self.tx = store, statement, wait, None
+
+    def __enter__(self) -> "SQLiteTx":
+        self.store._begin(self.statement, self.wait)
+        self.tx = SQLiteTx(self.store.conn, self.store.now())
+        return self.tx
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        conn, path = self.store.conn, self.store.path
+        if exc_type is None:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise StoreError(explain(path, error)) from None
+            return False
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if isinstance(exc, sqlite3.Error):
+            if _is_busy(exc):
+                raise StoreBusy(f"{path} is busy; run the command again") from None
+            raise StoreError(explain(path, exc)) from None
+        return False
 
 
 class SQLiteTx:
@@ -265,6 +384,7 @@ class SQLiteTx:
     def __init__(self, conn: sqlite3.Connection, now: float):
         self.conn = conn
         self.now = now
+        self.cache: dict = {}
 
     def _all(self, sql: str, params=()) -> list:
         return self.conn.execute(sql, params).fetchall()
@@ -272,218 +392,123 @@ class SQLiteTx:
     def _one(self, sql: str, params=()):
         return self.conn.execute(sql, params).fetchone()
 
+    def _insert(self, table: str, fields, allowed: frozenset) -> int:
+        names, values = _columns(fields, allowed, table)
+        marks = ", ".join("?" * len(values))
+        return self.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", values).lastrowid
+
+    def _update(self, table: str, key: str, key_value, fields, allowed: frozenset) -> int:
+        if not fields:
+            return 0
+        _columns(fields, allowed, table)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        return self.conn.execute(f"UPDATE {table} SET {assignments} WHERE {key} = ?",
+                                 (*fields.values(), key_value)).rowcount
+
+    @staticmethod
+    def _marks(values) -> str:
+        return ",".join("?" * len(values))
+
     # -- agents ------------------------------------------------------------------------------------
 
     def get_agent(self, agent_id: str):
         return self._one("SELECT * FROM agents WHERE id = ?", (agent_id,))
 
-    def insert_agent(self, agent_id: str, name: str, role: str = "", client: str = "", session: str = "",
-                     cwd: str = "") -> None:
-        self.conn.execute(
-            "INSERT INTO agents (id, name, role, client, session, cwd, created_at, last_seen)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (agent_id, name, role, client, session, cwd, self.now, self.now),
-        )
-
-    def touch_agent(self, agent_id: str, **fields) -> bool:
-        """The heartbeat (and any of client/session that changed); False if the agent is unknown."""
-        unknown = set(fields) - {"client", "session"}
-        if unknown:
-            raise ValueError(f"not heartbeat fields: {unknown}")
-        extra = "".join(f", {name} = ?" for name in fields)
-        cur = self.conn.execute(
-            f"UPDATE agents SET last_seen = ?, ended_at = NULL{extra} WHERE id = ?",
-            (self.now, *fields.values(), agent_id),
-        )
-        return cur.rowcount > 0
-
-    def update_agent(self, agent_id: str, **fields) -> None:
-        unknown = set(fields) - _AGENT_FIELDS
-        if unknown:
-            raise ValueError(f"not agent fields: {unknown}")
-        if fields:
-            assignments = ", ".join(f"{name} = ?" for name in fields)
-            self.conn.execute(f"UPDATE agents SET {assignments} WHERE id = ?", (*fields.values(), agent_id))
-
     def agents(self) -> list:
         return self._all("SELECT * FROM agents ORDER BY name, id")
 
-    def agents_matching(self, ref: str) -> list:
-        """Agents whose id, name or role is `ref`."""
-        return self._all("SELECT * FROM agents WHERE id = ? OR name = ? OR role = ? ORDER BY id", (ref, ref, ref))
+    def insert_agent(self, fields) -> None:
+        self._insert("agents", fields, AGENT_COLUMNS)
 
-    def agents_named(self, name: str) -> list:
-        return self._all("SELECT * FROM agents WHERE name = ?", (name,))
+    def update_agent(self, agent_id: str, **fields) -> bool:
+        return self._update("agents", "id", agent_id, fields, AGENT_COLUMNS) > 0
 
     # -- locks -------------------------------------------------------------------------------------
 
-    _LOCK_COLUMNS = "l.*, a.name AS holder_name"
+    def locks(self, *, holder: str | None = None, kind: str | None = None, key: str | None = None) -> list:
+        where, params = [], []
+        for column, value in (("holder", holder), ("kind", kind), ("key", key)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        return self._all(f"SELECT * FROM locks{clause} ORDER BY key, id", params)
 
-    def live_locks(self, cutoff: float, exclude_holder: str | None = None) -> list:
+    def locks_covering_candidates(self, path: str, ancestors) -> list:
+        """Locks that may cover the file `path`: its file lock, directory locks on its ancestors, and globs
+        whose static prefix is one of its ancestors (the core matches those globs exactly)."""
+        marks = self._marks(ancestors)
         return self._all(
-            f"SELECT {self._LOCK_COLUMNS} FROM locks l JOIN agents a ON a.id = l.holder"
-            f" WHERE {_LIVE_HOLDER} AND l.holder IS NOT :me ORDER BY l.key, l.id",
-            {"cutoff": cutoff, "now": self.now, "me": exclude_holder},
+            "SELECT * FROM locks WHERE (kind = 'file' AND key = ?)"
+            f" OR (kind = 'dir' AND key IN ({marks})) OR (kind = 'glob' AND base IN ({marks}))",
+            (path, *ancestors, *ancestors),
         )
 
-    def all_locks(self) -> list:
-        return self._all(
-            f"SELECT {self._LOCK_COLUMNS}, a.last_seen AS holder_last_seen, a.ended_at AS holder_ended_at"
-            " FROM locks l LEFT JOIN agents a ON a.id = l.holder ORDER BY l.key, l.id"
-        )
-
-    def locks_of(self, holder: str) -> list:
-        return self._all(
-            f"SELECT {self._LOCK_COLUMNS} FROM locks l LEFT JOIN agents a ON a.id = l.holder"
-            " WHERE l.holder = ? AND l.expires_at > ? ORDER BY l.key",
-            (holder, self.now),
-        )
-
-    def locks_covering_candidates(self, path: str, ancestors: list[str], cutoff: float) -> list:
-        """Live locks that may cover the file `path`: its file lock, directory locks on its ancestors, and
-        globs whose static prefix is one of its ancestors (the caller matches those globs exactly)."""
-        marks = ",".join("?" * len(ancestors))
-        return self._all(
-            f"SELECT {self._LOCK_COLUMNS} FROM locks l JOIN agents a ON a.id = l.holder"
-            f" WHERE l.expires_at > ? AND a.ended_at IS NULL AND a.last_seen >= ?"
-            f" AND ((l.kind = 'file' AND l.key = ?) OR (l.kind = 'dir' AND l.key IN ({marks}))"
-            f" OR (l.kind = 'glob' AND l.base IN ({marks})))",
-            (self.now, cutoff, path, *ancestors, *ancestors),
-        )
-
-    def put_lock(self, kind: str, key: str, base: str, holder: str, mode: str, reason: str, lease: bool,
-                 expires_at: float) -> None:
+    def put_lock(self, fields) -> None:
+        """Insert, or replace the caller's own lock on the same (kind, key)."""
+        names, values = _columns(fields, LOCK_COLUMNS, "locks")
+        updates = ", ".join(f"{n} = excluded.{n}" for n in fields if n not in ("kind", "key", "holder"))
         self.conn.execute(
-            "INSERT INTO locks (kind, key, base, holder, mode, reason, lease, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (kind, key, holder) DO UPDATE SET mode = excluded.mode, reason = excluded.reason,"
-            " lease = excluded.lease, expires_at = excluded.expires_at,"
-            " created_at = CASE WHEN locks.expires_at > excluded.created_at THEN locks.created_at"
-            " ELSE excluded.created_at END",
-            (kind, key, base, holder, mode, reason, int(lease), self.now, expires_at),
+            f"INSERT INTO locks ({names}) VALUES ({self._marks(values)})"
+            f" ON CONFLICT (kind, key, holder) DO UPDATE SET {updates}",
+            values,
         )
 
-    def dead_locks(self, cutoff: float) -> list:
-        """Locks that no longer hold: past their TTL, or held by an agent that is not active."""
-        return self._all(
-            f"SELECT {self._LOCK_COLUMNS} FROM locks l LEFT JOIN agents a ON a.id = l.holder"
-            " WHERE l.expires_at <= ? OR a.id IS NULL OR a.ended_at IS NOT NULL OR a.last_seen < ?",
-            (self.now, cutoff),
-        )
+    def update_lock(self, lock_id: int, **fields) -> None:
+        self._update("locks", "id", lock_id, fields, LOCK_COLUMNS)
 
-    def extend_lock(self, lock_id: int, expires_at: float) -> None:
-        self.conn.execute("UPDATE locks SET expires_at = max(expires_at, ?) WHERE id = ?", (expires_at, lock_id))
+    def delete_locks(self, lock_ids) -> None:
+        self.conn.executemany("DELETE FROM locks WHERE id = ?", [(i,) for i in lock_ids])
 
-    def delete_lock(self, lock_id: int) -> None:
-        self.conn.execute("DELETE FROM locks WHERE id = ?", (lock_id,))
+    # -- lock waiters ------------------------------------------------------------------------------
 
-    def locks_on(self, kind: str, key: str) -> list:
-        return self._all(
-            f"SELECT {self._LOCK_COLUMNS} FROM locks l LEFT JOIN agents a ON a.id = l.holder"
-            " WHERE l.kind = ? AND l.key = ?",
-            (kind, key),
-        )
+    def add_waiter(self, fields) -> int:
+        return self._insert("lock_waiters", fields, WAITER_COLUMNS)
 
-    def delete_leases_of(self, holder: str, before: float | None = None) -> int:
-        """Drop the holder's turn leases (only those taken at or before `before`, when given)."""
-        return self.conn.execute(
-            "DELETE FROM locks WHERE holder = ? AND lease = 1 AND created_at <= ?",
-            (holder, self.now if before is None else before),
-        ).rowcount
+    def waiters(self) -> list:
+        return self._all("SELECT * FROM lock_waiters ORDER BY id")
 
-    def purge_expired_locks(self) -> int:
-        return self.conn.execute("DELETE FROM locks WHERE expires_at <= ?", (self.now,)).rowcount
+    def update_waiters(self, waiter_ids, **fields) -> None:
+        for waiter_id in waiter_ids:
+            self._update("lock_waiters", "id", waiter_id, fields, WAITER_COLUMNS)
 
-    def count_live_locks(self, cutoff: float) -> int:
-        return self._one(
-            f"SELECT count(*) FROM locks l JOIN agents a ON a.id = l.holder WHERE {_LIVE_HOLDER}",
-            {"cutoff": cutoff, "now": self.now},
-        )[0]
-
-    # -- lock waiters (first come, first served) ---------------------------------------------------
-
-    def add_waiter(self, agent: str, kind: str, key: str, mode: str, expires_at: float) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO lock_waiters (agent, kind, key, mode, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (agent, kind, key, mode, self.now, expires_at),
-        )
-        return cur.lastrowid
-
-    def extend_waiters(self, ids, expires_at: float) -> None:
-        self.conn.executemany("UPDATE lock_waiters SET expires_at = ? WHERE id = ?", [(expires_at, i) for i in ids])
-
-    def delete_waiters(self, ids) -> None:
-        self.conn.executemany("DELETE FROM lock_waiters WHERE id = ?", [(i,) for i in ids])
-
-    def live_waiters(self, cutoff: float) -> list:
-        return self._all(
-            "SELECT w.*, a.name AS agent_name FROM lock_waiters w JOIN agents a ON a.id = w.agent"
-            " WHERE w.expires_at > ? AND a.ended_at IS NULL AND a.last_seen >= ? ORDER BY w.id",
-            (self.now, cutoff),
-        )
-
-    def purge_expired_waiters(self) -> int:
-        return self.conn.execute("DELETE FROM lock_waiters WHERE expires_at <= ?", (self.now,)).rowcount
+    def delete_waiters(self, waiter_ids) -> None:
+        self.conn.executemany("DELETE FROM lock_waiters WHERE id = ?", [(i,) for i in waiter_ids])
 
     # -- tasks -------------------------------------------------------------------------------------
 
-    _TASK_COLUMNS = "t.*, a.name AS owner_name, a.last_seen AS owner_last_seen, a.ended_at AS owner_ended_at"
+    def insert_task(self, fields) -> int:
+        return self._insert("tasks", fields, TASK_COLUMNS)
 
-    def insert_task(self, title: str, description: str, priority: int, created_by: str) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO tasks (title, description, priority, created_by, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (title, description, priority, created_by, self.now, self.now),
-        )
-        return cur.lastrowid
+    def get_task(self, task_id: int):
+        return self._one("SELECT * FROM tasks WHERE id = ?", (task_id,))
+
+    def tasks_titled(self, title: str) -> list:
+        return self._all("SELECT * FROM tasks WHERE title = ? COLLATE NOCASE ORDER BY id", (title,))
+
+    def tasks(self, statuses=None, limit: int | None = None) -> list:
+        """Tasks in the order of `statuses` (all tasks when None), higher priority first, then oldest."""
+        where, params, order = "", [], ""
+        if statuses:
+            where = f" WHERE status IN ({self._marks(statuses)})"
+            params = list(statuses)
+            order = "CASE status " + " ".join(f"WHEN ? THEN {i}" for i in range(len(statuses))) + " END, "
+            params += list(statuses)
+        sql = f"SELECT * FROM tasks{where} ORDER BY {order}priority DESC, id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._all(sql, params)
+
+    def update_task(self, task_id: int, **fields) -> None:
+        self._update("tasks", "id", task_id, fields, TASK_COLUMNS)
+
+    def task_counts(self) -> dict:
+        return {row[0]: row[1] for row in self._all("SELECT status, count(*) FROM tasks GROUP BY status")}
 
     def add_task_files(self, task_id: int, paths) -> None:
         self.conn.executemany(
             "INSERT OR IGNORE INTO task_files (task_id, path) VALUES (?, ?)", [(task_id, p) for p in paths]
         )
-
-    def get_task(self, task_id: int):
-        return self._one(
-            f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner WHERE t.id = ?",
-            (task_id,),
-        )
-
-    def tasks_titled(self, title: str) -> list:
-        return self._all(
-            f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner"
-            " WHERE t.title = ? COLLATE NOCASE ORDER BY t.id",
-            (title,),
-        )
-
-    def tasks(self, statuses=None, limit: int | None = None) -> list:
-        where, params = "", []
-        if statuses:
-            where = f" WHERE t.status IN ({','.join('?' * len(statuses))})"
-            params = list(statuses)
-        sql = (f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner{where}"
-               " ORDER BY CASE t.status WHEN 'in_progress' THEN 0 WHEN 'open' THEN 1 WHEN 'blocked' THEN 2"
-               " ELSE 3 END, t.priority DESC, t.id")
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return self._all(sql, params)
-
-    def tasks_owned_by(self, owner: str) -> list:
-        return self._all(
-            f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner"
-            " WHERE t.owner = ? AND t.status IN ('in_progress', 'blocked') ORDER BY t.id",
-            (owner,),
-        )
-
-    def task_counts(self) -> dict:
-        return {row[0]: row[1] for row in self._all("SELECT status, count(*) FROM tasks GROUP BY status")}
-
-    def update_task(self, task_id: int, **fields) -> None:
-        unknown = set(fields) - _TASK_FIELDS
-        if unknown:
-            raise ValueError(f"not task fields: {unknown}")
-        fields["updated_at"] = self.now
-        assignments = ", ".join(f"{name} = ?" for name in fields)
-        self.conn.execute(f"UPDATE tasks SET {assignments} WHERE id = ?", (*fields.values(), task_id))
 
     def task_files(self, task_ids) -> dict[int, list[str]]:
         ids = list(task_ids)
@@ -491,9 +516,7 @@ class SQLiteTx:
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             rows = self._all(
-                f"SELECT task_id, path FROM task_files WHERE task_id IN ({','.join('?' * len(chunk))})"
-                " ORDER BY path",
-                chunk,
+                f"SELECT task_id, path FROM task_files WHERE task_id IN ({self._marks(chunk)}) ORDER BY path", chunk
             )
             for row in rows:
                 result[row[0]].append(row[1])
@@ -504,93 +527,49 @@ class SQLiteTx:
             "INSERT OR IGNORE INTO task_deps (task_id, depends_on) VALUES (?, ?)", (task_id, depends_on)
         )
 
-    def dependencies(self) -> list[tuple[int, int]]:
-        return [(r[0], r[1]) for r in self._all("SELECT task_id, depends_on FROM task_deps")]
-
-    def unfinished_dependencies(self, task_id: int) -> list:
-        return self._all(
-            "SELECT t.id, t.title, t.status FROM task_deps d JOIN tasks t ON t.id = d.depends_on"
-            " WHERE d.task_id = ? AND t.status NOT IN ('done', 'cancelled') ORDER BY t.id",
-            (task_id,),
-        )
-
-    def dependents(self, task_id: int) -> list:
-        return self._all(
-            "SELECT t.id, t.title, t.status FROM task_deps d JOIN tasks t ON t.id = d.task_id"
-            " WHERE d.depends_on = ? ORDER BY t.id",
-            (task_id,),
-        )
-
-    def waiting_task_ids(self) -> set[int]:
-        """Tasks with at least one dependency that is not done or cancelled."""
-        return {r[0] for r in self._all(
-            "SELECT DISTINCT d.task_id FROM task_deps d JOIN tasks t ON t.id = d.depends_on"
-            " WHERE t.status NOT IN ('done', 'cancelled')"
-        )}
-
-    def next_ready_task(self, cutoff: float, skip_ids=()):
-        """The highest-priority task with every dependency finished that is open, or in progress under an
-        owner who is no longer live (stale, offline or idle)."""
-        skip = ",".join(str(int(i)) for i in skip_ids) or "-1"  # NOT IN (NULL) would match nothing
-        return self._one(
-            f"SELECT {self._TASK_COLUMNS} FROM tasks t LEFT JOIN agents a ON a.id = t.owner"
-            " WHERE (t.status = 'open' OR (t.status = 'in_progress'"
-            "   AND (a.id IS NULL OR a.ended_at IS NOT NULL OR a.last_seen < ?)))"
-            f" AND t.id NOT IN ({skip})"
-            " AND NOT EXISTS (SELECT 1 FROM task_deps d JOIN tasks dt ON dt.id = d.depends_on"
-            "   WHERE d.task_id = t.id AND dt.status NOT IN ('done', 'cancelled'))"
-            " ORDER BY t.priority DESC, t.id LIMIT 1",
-            (cutoff,),
-        )
+    def dependency_edges(self) -> list[tuple[int, int, str]]:
+        """(task, the task it depends on, that dependency's status) for every dependency."""
+        return [(r[0], r[1], r[2]) for r in self._all(
+            "SELECT d.task_id, d.depends_on, t.status FROM task_deps d JOIN tasks t ON t.id = d.depends_on"
+            " ORDER BY d.task_id, d.depends_on"
+        )]
 
     # -- messages ----------------------------------------------------------------------------------
 
-    def insert_message(self, sender: str, kind: str, recipient: str, body: str, reply_to: int | None,
-                       urgent: bool) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO messages (sender, kind, recipient, body, reply_to, urgent, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (sender, kind, recipient, body, reply_to, int(urgent), self.now),
-        )
-        return cur.lastrowid
+    def insert_message(self, fields) -> int:
+        return self._insert("messages", fields, MESSAGE_COLUMNS)
 
     def get_message(self, message_id: int):
-        return self._one(
-            "SELECT m.*, a.name AS sender_name FROM messages m LEFT JOIN agents a ON a.id = m.sender"
-            " WHERE m.id = ?",
-            (message_id,),
-        )
+        return self._one("SELECT * FROM messages WHERE id = ?", (message_id,))
 
     def replies_to(self, message_ids) -> list:
         ids = list(message_ids)
-        return self._all(
-            "SELECT m.*, a.name AS sender_name FROM messages m LEFT JOIN agents a ON a.id = m.sender"
-            f" WHERE m.reply_to IN ({','.join('?' * len(ids))}) ORDER BY m.id",
-            ids,
-        )
+        return self._all(f"SELECT * FROM messages WHERE reply_to IN ({self._marks(ids)}) ORDER BY id", ids)
 
-    def messages_for(self, agent: str, role: str, broadcast_since: float, *, undelivered: bool = False,
-                     unread: bool = False, limit: int = 200) -> list:
-        """Messages addressed to this agent: directly (any age), or to its role or to everyone (sent since
-        `broadcast_since`, and not by itself), each with this agent's delivery state."""
+    def messages_to(self, agent: str, addresses, *, exclude_sender: str, undelivered: bool = False,
+                    unread: bool = False, limit: int = 200) -> list:
+        """Messages matching any (kind, recipient, sent no earlier than) address, newest first, each with
+        `agent`'s delivery state; messages sent by `exclude_sender` are left out."""
+        if not addresses:
+            return []
+        match = " OR ".join("(m.kind = ? AND m.recipient = ? AND m.created_at >= ?)" for _ in addresses)
+        params: list = [agent]
+        for address in addresses:
+            params += list(address)
         conditions = ""
         if undelivered:
             conditions += " AND d.delivered_at IS NULL"
         if unread:
             conditions += " AND d.read_at IS NULL"
         return self._all(
-            "SELECT m.*, a.name AS sender_name, d.delivered_at, d.read_at, d.acked_at"
-            " FROM messages m LEFT JOIN agents a ON a.id = m.sender"
-            " LEFT JOIN message_deliveries d ON d.message_id = m.id AND d.agent = :me"
-            " WHERE ((m.kind = 'agent' AND m.recipient = :me)"
-            "   OR (m.created_at >= :since AND m.sender != :me"
-            "       AND (m.kind = 'all' OR (m.kind = 'role' AND m.recipient = :role AND :role != ''))))"
-            f"{conditions} ORDER BY m.id DESC LIMIT :limit",
-            {"me": agent, "role": role, "since": broadcast_since, "limit": limit},
+            "SELECT m.*, d.delivered_at, d.read_at, d.acked_at FROM messages m"
+            " LEFT JOIN message_deliveries d ON d.message_id = m.id AND d.agent = ?"
+            f" WHERE ({match}) AND m.sender != ?{conditions} ORDER BY m.id DESC LIMIT ?",
+            (*params, exclude_sender, limit),
         )
 
     def mark_messages(self, agent: str, message_ids, column: str) -> None:
-        if column not in ("delivered_at", "read_at", "acked_at"):
+        if column not in DELIVERY_COLUMNS:
             raise ValueError(column)
         rows = [(m, agent, self.now) for m in message_ids]
         self.conn.executemany(
@@ -599,21 +578,21 @@ class SQLiteTx:
             rows,
         )
 
-    def recent_messages(self, limit: int) -> list:
+    def recent_messages(self, limit: int, after_id: int = 0) -> list:
+        return self._all("SELECT * FROM messages WHERE id > ? ORDER BY id DESC LIMIT ?", (after_id, limit))
+
+    def old_messages(self, before: float) -> list:
+        """Messages sent before `before`, each with whether its addressed agent has read it."""
         return self._all(
-            "SELECT m.*, a.name AS sender_name FROM messages m LEFT JOIN agents a ON a.id = m.sender"
-            " ORDER BY m.id DESC LIMIT ?",
-            (limit,),
+            "SELECT m.*, d.read_at AS recipient_read_at FROM messages m LEFT JOIN message_deliveries d"
+            " ON d.message_id = m.id AND d.agent = m.recipient WHERE m.created_at < ?",
+            (before,),
         )
 
-    def prune_messages(self, before: float) -> int:
-        """Drop old broadcasts, and old directed messages their recipient has read."""
-        return self.conn.execute(
-            "DELETE FROM messages WHERE created_at < ? AND (kind != 'agent' OR EXISTS ("
-            " SELECT 1 FROM message_deliveries d WHERE d.message_id = messages.id AND d.agent = messages.recipient"
-            " AND d.read_at IS NOT NULL))",
-            (before,),
-        ).rowcount
+    def delete_messages(self, message_ids) -> int:
+        ids = list(message_ids)
+        self.conn.executemany("DELETE FROM messages WHERE id = ?", [(i,) for i in ids])
+        return len(ids)
 
     # -- decisions and activity --------------------------------------------------------------------
 
@@ -623,40 +602,42 @@ class SQLiteTx:
         ).lastrowid
 
     def decisions(self, limit: int | None = None) -> list:
-        sql = ("SELECT d.*, a.name AS agent_name FROM decisions d LEFT JOIN agents a ON a.id = d.agent"
-               " ORDER BY d.id DESC")
+        sql = "SELECT * FROM decisions ORDER BY id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._all(sql)
 
     def insert_activity(self, agent: str, type_: str, message: str, file: str | None = None,
-                        at: float | None = None, dedup: str | None = None) -> None:
-        self.conn.execute(
+                        at: float | None = None, dedup: str | None = None) -> int:
+        return self.conn.execute(
             "INSERT OR IGNORE INTO activity (agent, type, message, file, created_at, dedup) VALUES (?, ?, ?, ?, ?, ?)",
             (agent, type_, message, file, self.now if at is None else at, dedup),
-        )
+        ).lastrowid
 
-    def activity(self, since: float | None = None, agent: str | None = None, file: str | None = None,
+    def activity(self, *, since: float | None = None, agents=None, file: str | None = None, after_id: int = 0,
                  limit: int = 50) -> list:
-        where, params = [], []
+        """Newest first."""
+        where, params = ["id > ?"], [after_id]
         if since is not None:
-            where.append("v.created_at >= ?")
+            where.append("created_at >= ?")
             params.append(since)
-        if agent is not None:
-            where.append("(v.agent = ? OR a.name = ?)")
-            params += [agent, agent]
+        if agents is not None:
+            where.append(f"agent IN ({self._marks(agents)})")
+            params += list(agents)
         if file is not None:
-            where.append("v.file = ?")
+            where.append("file = ?")
             params.append(file)
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
-        return self._all(
-            "SELECT v.*, a.name AS agent_name FROM activity v LEFT JOIN agents a ON a.id = v.agent"
-            f"{clause} ORDER BY v.id DESC LIMIT ?",
-            (*params, limit),
-        )
+        return self._all(f"SELECT * FROM activity WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                         (*params, limit))
+
+    def latest_activity(self) -> dict:
+        """Each agent's most recent activity row."""
+        rows = self._all("SELECT a.* FROM activity a JOIN (SELECT agent, max(id) AS id FROM activity GROUP BY agent)"
+                         " latest ON latest.id = a.id")
+        return {row["agent"]: row for row in rows}
 
     def count_activity(self) -> int:
         return self._one("SELECT count(*) FROM activity")[0]
 
-    def prune_activity(self, before: float) -> int:
+    def delete_activity_before(self, before: float) -> int:
         return self.conn.execute("DELETE FROM activity WHERE created_at < ?", (before,)).rowcount

@@ -32,6 +32,8 @@ def pending(root: str) -> list[str]:
 
 def replay(tx, root: str, names: list[str]) -> list[str]:
     """Apply spooled writes inside the caller's transaction; return the files to remove after commit."""
+    from agent_sync.core.locks import release_leases
+
     done = []
     for name in names:
         path = os.path.join(spool_dir(root), name)
@@ -49,9 +51,9 @@ def replay(tx, root: str, names: list[str]) -> list[str]:
             row = tx.get_agent(agent)
             if row is not None and row["last_seen"] <= op.get("at", 0):
                 tx.update_agent(agent, ended_at=op["at"])
-                tx.delete_leases_of(agent, before=op["at"])
+                release_leases(tx, agent, before=op["at"])
         elif kind == "release_leases":
-            tx.delete_leases_of(agent, before=op.get("at", 0))
+            release_leases(tx, agent, before=op.get("at", 0))
         done.append(path)
     return done
 
