@@ -11,11 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Variables that would leak the caller's identity, root or settings into a test run.
-_SCRUB = ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID", "CLAUDE_PROJECT_DIR", "PYTHONIOENCODING")
-
-
 WAITING_LINE = re.compile(r"agent-sync: waiting behind .+; place \d+ in the queue")
+
+# Variables that would leak the caller's identity, root or settings into a test run.
+_SCRUB = ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID", "CLAUDE_PROJECT_DIR", "PYTHONIOENCODING",
+          "CURSOR_CONVERSATION_ID", "COPILOT_AGENT_SESSION_ID", "GEMINI_PROJECT_DIR", "CURSOR_PROJECT_DIR")
+
+# The store the current test runs on, as environment variables every process of the test gets (empty: the
+# embedded SQLite store). Set per test by the `store` fixture in conftest.py.
+STORE_ENV: dict[str, str] = {}
 
 
 def make_repo(path: Path) -> Path:
@@ -28,11 +32,33 @@ def make_repo(path: Path) -> Path:
     return path.resolve()
 
 
-def clean_env(home: Path, **extra: str) -> dict:
+def agent_env(agent: str | None = None, *, home: Path | str | None = None, **extra: str) -> dict:
+    """The one environment builder of the tests: this process's environment without anything that would
+    leak an identity, root or setting, plus the test's store, an optional AGENT_SYNC_ID, HOME and extras."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SYNC_") and k not in _SCRUB}
-    env["HOME"] = str(home)
+    env.update(STORE_ENV)
+    if home is not None:
+        env["HOME"] = str(home)
+    if agent is not None:
+        env["AGENT_SYNC_ID"] = agent
     env.update(extra)
     return env
+
+
+def clean_env(home: Path, **extra: str) -> dict:
+    return agent_env(home=home, **extra)
+
+
+def run_cli(cwd, *args: str, agent: str | None = None, env: dict | None = None, stdin=None,
+            timeout: float = 60, base_env: dict | None = None) -> subprocess.CompletedProcess:
+    """The one way the tests run the real CLI: `python -m agent_sync ARGS` in `cwd`, as `agent`."""
+    full_env = dict(base_env) if base_env is not None else agent_env()
+    if agent is not None:
+        full_env["AGENT_SYNC_ID"] = agent
+    full_env.update(env or {})
+    binary = isinstance(stdin, bytes)
+    return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=str(cwd), env=full_env, input=stdin,
+                          capture_output=True, text=not binary, timeout=timeout)
 
 
 class Result:
@@ -69,19 +95,13 @@ class Cli:
         self.db = self.root / ".claude" / "coordination" / "state.sqlite"
 
     def env(self, agent: str | None = None, **extra: str) -> dict:
-        env = clean_env(self.home, **extra)
-        if agent is not None:
-            env["AGENT_SYNC_ID"] = agent
-        return env
+        return agent_env(agent, home=self.home, **extra)
 
     def __call__(self, *args: str, agent: str | None = "alice", env: dict | None = None, stdin=None,
                  cwd=None, timeout: float = 60) -> Result:
-        full_env = self.env(agent)
-        full_env.update(env or {})
-        binary = isinstance(stdin, bytes)
-        proc = subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=str(cwd or self.root), env=full_env,
-                              input=stdin, capture_output=True, text=not binary, timeout=timeout)
-        if binary:
+        proc = run_cli(cwd or self.root, *args, agent=agent, env=env, stdin=stdin, timeout=timeout,
+                       base_env=self.env(None))
+        if isinstance(stdin, bytes):
             proc.stdout = proc.stdout.decode("utf-8", "replace")
             proc.stderr = proc.stderr.decode("utf-8", "replace")
         return Result(proc)

@@ -13,22 +13,12 @@ from agent_sync.core import locks, messages, presence, status, tasks
 from agent_sync.core.context import open_context
 from agent_sync.errors import Conflict, NotFound, StoreError
 from agent_sync.store import sqlite as store_sqlite
-
-
-class Clock:
-    def __init__(self, start=1_800_000_000.0):
-        self.now = start
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
+from helpers import Clock, agent_env, run_cli
 
 
 @pytest.fixture
 def clock():
-    return Clock()
+    return Clock(1_800_000_000.0)
 
 
 @pytest.fixture
@@ -124,11 +114,8 @@ def test_a_queued_waiter_is_not_overtaken(ctx):
 
 
 def test_waiters_are_served_first_come_first_served_across_processes(repo):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SYNC_")}
-
     def cli(agent, *args, **kw):
-        return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=repo,
-                              env=dict(env, AGENT_SYNC_ID=agent), capture_output=True, text=True, **kw)
+        return run_cli(repo, *args, agent=agent, **kw)
 
     def queued():
         db = sqlite3.connect(repo / ".claude" / "coordination" / "state.sqlite")
@@ -147,7 +134,7 @@ def test_waiters_are_served_first_come_first_served_across_processes(repo):
     procs = {}
     for name in ("first", "second"):
         procs[name] = subprocess.Popen([sys.executable, "-m", "agent_sync", "lock", "README.md", "--wait=60"],
-                                       cwd=repo, env=dict(env, AGENT_SYNC_ID=name), stdout=subprocess.PIPE,
+                                       cwd=repo, env=agent_env(name), stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE, text=True)
         until(lambda n=name: n in queued())
     assert queued() == ["first", "second"]

@@ -2,15 +2,13 @@
 bad command-line input."""
 
 import json
-import os
 import subprocess
-import sys
+
+from helpers import run_cli
 
 
 def run(repo, *args, agent="edge", cwd=None, env=None):
-    full_env = dict(os.environ, AGENT_SYNC_ID=agent, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=cwd or repo, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    return run_cli(cwd or repo, *args, agent=agent, env=env)
 
 
 def assert_bad_input(proc):

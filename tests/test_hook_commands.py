@@ -8,29 +8,22 @@ repository-wide destructive git commands only while another agent is active in t
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+
+from helpers import run_cli
 
 SESSION = "3c2b1a00-aaaa-4e55-9a0b-7f6a2c1d9e77"
 
 
 def cli(repo, *args, agent="other", cwd=None):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AGENT_SYNC_") and k not in ("CLAUDE_PROJECT_DIR", "CLAUDE_CODE_SESSION_ID")}
-    if agent:
-        env["AGENT_SYNC_ID"] = agent
-    return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=cwd or repo, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return run_cli(cwd or repo, *args, agent=agent)
 
 
 def run_hook(repo, tool, tool_input, *, cwd=None):
     payload = {"session_id": SESSION, "transcript_path": "/tmp/t.jsonl", "cwd": str(cwd or repo),
                "hook_event_name": "PreToolUse", "tool_name": tool, "tool_input": tool_input}
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AGENT_SYNC_") and k not in ("CLAUDE_PROJECT_DIR", "CLAUDE_CODE_SESSION_ID")}
-    result = subprocess.run([sys.executable, "-m", "agent_sync", "hook", "pre-tool-use"], cwd=cwd or repo,
-                            env=env, input=json.dumps(payload), capture_output=True, text=True, timeout=60)
+    result = run_cli(cwd or repo, "hook", "pre-tool-use", stdin=json.dumps(payload))
     assert "Traceback" not in result.stderr
     return result
 

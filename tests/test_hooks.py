@@ -9,18 +9,14 @@ import sys
 import pytest
 
 from agent_sync.identity import session_agent_id
+from helpers import run_cli
 
 SESSION = "5f0c3c7e-1111-4e55-9a0b-7f6a2c1d9e01"
 OTHER_SESSION = "9a8b7c6d-2222-4e55-9a0b-7f6a2c1d9e02"
 
 
 def cli(repo, *args, agent="other", env=None, stdin=None):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SYNC_")}
-    if agent:
-        full_env["AGENT_SYNC_ID"] = agent
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=repo, env=full_env, input=stdin,
-                          capture_output=True, text=True, timeout=60)
+    return run_cli(repo, *args, agent=agent, env=env, stdin=stdin)
 
 
 def hook(repo, event, payload=None, *, raw=None, session=SESSION, env=None):

@@ -27,6 +27,8 @@ import traceback
 
 import pytest
 
+from helpers import agent_env, run_cli
+
 N = 16
 SPAWN = multiprocessing.get_context("spawn")
 JOB_TIMEOUT = 120
@@ -240,15 +242,11 @@ runpy.run_module("agent_sync", run_name="__main__", alter_sys=True)
 
 
 def cli_env(agent: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SYNC_")}
-    if agent:
-        env["AGENT_SYNC_ID"] = agent
-    return env
+    return agent_env(agent)
 
 
 def cli(repo, *args, agent: str | None = "referee", stdin: str | None = None, timeout: float = 60):
-    result = subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=repo, env=cli_env(agent),
-                            input=stdin, capture_output=True, text=True, timeout=timeout)
+    result = run_cli(repo, *args, agent=agent, stdin=stdin, timeout=timeout)
     assert_clean_text(result.stdout, result.stderr)
     return result
 

@@ -265,13 +265,13 @@ class SQLiteStore:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             legacy = None
-            if version == 0:
+            found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                                " AND name NOT LIKE 'sqlite_%'")} if version == 0 else ()
+            if found:  # tables, yet no schema version of ours: the original tool's, or something foreign
                 from agent_sync.store import legacy as legacy_schema
 
-                found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 legacy = legacy_schema.recognise(conn, found, self.path)  # raises StoreError when foreign
-                if legacy is not None:
-                    legacy = legacy_schema.read_and_drop(conn, legacy)
+                legacy = legacy_schema.read_and_drop(conn, legacy)
             for _name, script in MIGRATIONS[version:target]:
                 for statement in script.split(";"):
                     if statement.strip():
