@@ -305,7 +305,6 @@ def test_locks_all_shows_why_a_lock_no_longer_holds(cli):
 
 def test_wait_gives_up_with_a_conflict_after_the_wait(cli):
     cli.ok("lock", "README.md", agent="a")
-    start = time.monotonic()
     cli.error(2, "lock", "README.md", "--wait", "0.4", agent="b", expect=("README.md is locked by alice (a)",))
     cli.ok("lock", "src/app.py", "--wait", "--reason", "bare wait on a free target", agent="b")
     cli.ok("lock", "docs/", "--wait=2", agent="b")

@@ -324,7 +324,6 @@ def test_compact_status_is_framed_and_puts_the_readers_own_work_first(cli):
 
 
 def test_compact_status_stays_small_with_a_crowded_board(cli):
-    now = time.time()
     for i in range(20):
         presence.register(cli.context(time.time, f"agent-{i:02d}"), f"agent-{i:02d}-" + "N" * 50, "R" * 190)
     ctx = cli.context(time.time, "a")

@@ -118,11 +118,8 @@ def test_waiters_are_served_first_come_first_served_across_processes(repo):
         return run_cli(repo, *args, agent=agent, **kw)
 
     def queued():
-        db = sqlite3.connect(repo / ".claude" / "coordination" / "state.sqlite")
-        try:
-            return [r[0] for r in db.execute("SELECT agent FROM lock_waiters ORDER BY id")]
-        finally:
-            db.close()
+        with open_context(cwd=str(repo)) as observer, observer.store.read() as tx:
+            return [w["agent"] for w in tx.waiters()]
 
     def until(predicate):
         deadline = time.monotonic() + 30
@@ -168,6 +165,7 @@ def test_broadcasts_reach_late_joiners_inside_the_window_only(ctx, clock):
 
 # -- the store ---------------------------------------------------------------------------------------------
 
+@pytest.mark.sqlite_only  # the SQLite store's own file and migrations (test_postgres.py has PostgreSQL's)
 def test_an_empty_database_migrates_and_a_newer_one_is_refused(tmp_path):
     path = tmp_path / "state.sqlite"
     sqlite3.connect(path).close()
@@ -181,6 +179,7 @@ def test_an_empty_database_migrates_and_a_newer_one_is_refused(tmp_path):
         store_sqlite.SQLiteStore(str(path))
 
 
+@pytest.mark.sqlite_only  # the SQLite store's own file and migrations (test_postgres.py has PostgreSQL's)
 def test_migrations_keep_data(tmp_path, monkeypatch):
     path = tmp_path / "state.sqlite"
     store = store_sqlite.SQLiteStore(str(path))

@@ -2,14 +2,13 @@
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
 
 from agent_sync.identity import session_agent_id
-from helpers import run_cli
+from helpers import hold_write_lock, run_cli
 
 SESSION = "5f0c3c7e-1111-4e55-9a0b-7f6a2c1d9e01"
 OTHER_SESSION = "9a8b7c6d-2222-4e55-9a0b-7f6a2c1d9e02"
@@ -232,6 +231,7 @@ def test_bad_stdin_fails_open_quietly(held, raw):
         assert result.stderr == ""
 
 
+@pytest.mark.sqlite_only  # a damaged SQLite file (test_postgres.py: an unreachable server)
 def test_a_broken_database_never_stops_an_agent(repo):
     state = repo / ".claude" / "coordination"
     state.mkdir(parents=True)
@@ -247,16 +247,12 @@ def test_unknown_event_is_harmless(repo):
 
 def test_a_busy_database_does_not_make_the_hook_wait(held):
     """Another process holds the write lock: the hook decides from a snapshot and spools its log entry."""
-    holder = sqlite3.connect(held / ".claude" / "coordination" / "state.sqlite", timeout=0)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
+    with hold_write_lock(held):
         assert "other-agent" in denied(pre_tool(held, "Edit", {"file_path": str(held / "src/app.py")}))
         allowed(pre_tool(held, "Edit", {"file_path": str(held / "README.md")}))
         payload = {"tool_name": "Edit", "tool_input": {"file_path": str(held / "README.md")}}
         allowed(hook(held, "post-tool-use", payload))
-    finally:
-        holder.rollback()
-        holder.close()
+        assert len(list((held / ".claude" / "coordination" / "spool").glob("*.json"))) == 1  # deferred
     allowed(hook(held, "pre-compact", {"trigger": "auto"}))  # the next hook replays the spooled entry
     entries = json.loads(cli(held, "activity", "--json", "--file", "README.md").stdout)["activity"]
     assert [e["type"] for e in entries] == ["edit"]
@@ -278,12 +274,13 @@ def test_git_guard_refuses_a_commit_touching_a_locked_path(held):
 
 # -- the hook path stays light ----------------------------------------------------------------------------
 
+@pytest.mark.sqlite_only  # on PostgreSQL the hook path imports psycopg by design (test_postgres.py checks the rest)
 def test_the_hook_path_imports_no_heavy_modules(held):
     payload = json.dumps({"session_id": SESSION, "cwd": str(held), "tool_name": "Edit",
                           "tool_input": {"file_path": str(held / "src/app.py")}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_SYNC_")}
-    code = ("import sys, runpy; sys.argv = ['agent-sync', 'hook', 'pre-tool-use'];\n"
-            "try:\n    runpy.run_module('agent_sync', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+    code = ("import sys; sys.argv = ['agent-sync', 'hook', 'pre-tool-use']\n"
+            "from agent_sync.cli import main\nmain()\n"
             "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], cwd=held, env=env, input=payload, capture_output=True,
                             text=True, timeout=60)

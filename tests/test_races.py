@@ -27,7 +27,8 @@ import traceback
 
 import pytest
 
-from helpers import agent_env, run_cli
+import helpers
+from helpers import agent_env, hold_write_lock, run_cli
 
 N = 16
 SPAWN = multiprocessing.get_context("spawn")
@@ -49,13 +50,15 @@ def _attempt(fn):
         return 3, traceback.format_exc(), None
 
 
-def _enter(index: int, root: str):
-    """Become agent racer-INDEX in `root` and open a context (one long-lived connection)."""
+def _enter(index: int, root: str, env: dict):
+    """Become agent racer-INDEX in `root` on the test's store (`env`) and open a context (one long-lived
+    connection)."""
     from agent_sync.core.context import open_context
 
     for name in list(os.environ):
         if name.startswith("AGENT_SYNC_"):
             del os.environ[name]
+    os.environ.update(env)
     os.environ["AGENT_SYNC_ROOT"] = root
     os.environ["AGENT_SYNC_ID"] = f"racer-{index:02d}"
     return open_context(cwd=root)
@@ -65,7 +68,7 @@ def _job_lock_rounds(index, barrier, job, stop):
     """Each round: everybody tries `plan[round][index]` at once; winners unlock before the next round."""
     from agent_sync.core import locks
 
-    ctx = _enter(index, job["root"])
+    ctx = _enter(index, job["root"], job["env"])
     outcomes = []
     try:
         for row in job["plan"]:
@@ -84,7 +87,7 @@ def _job_claim_rounds(index, barrier, job, stop):
     """Each round: racer 0 creates `per_round` ready tasks, then everybody runs claim-next at once."""
     from agent_sync.core import tasks
 
-    ctx = _enter(index, job["root"])
+    ctx = _enter(index, job["root"], job["env"])
     outcomes = []
     try:
         for r in range(job["rounds"]):
@@ -105,16 +108,18 @@ def _job_claim_rounds(index, barrier, job, stop):
 
 
 def _job_first_open(index, barrier, job, stop):
-    """Each round names a fresh root with no database yet: everybody opens it and heartbeats at once.
-    Stops after the first round in which any racer failed (`stop` is shared by the pool)."""
+    """Each round names a fresh root with no database yet (on PostgreSQL: a fresh empty database, from
+    `urls`): everybody opens it and heartbeats at once. Stops after the first round in which any racer
+    failed (`stop` is shared by the pool)."""
     from agent_sync.core import presence
 
     outcomes = []
-    for root in job["roots"]:
+    for n, root in enumerate(job["roots"]):
         barrier.wait()
+        env = dict(job["env"], AGENT_SYNC_DATABASE_URL=job["urls"][n]) if job.get("urls") else job["env"]
 
-        def go(root=root):
-            ctx = _enter(index, root)
+        def go(root=root, env=env):
+            ctx = _enter(index, root, env)
             try:
                 return presence.heartbeat(ctx)["status"]
             finally:
@@ -163,6 +168,7 @@ class Pool:
         if self.barrier.broken:
             self.barrier.reset()
         self.stop.value = 0
+        job.setdefault("env", dict(helpers.STORE_ENV))  # the workers outlive a test: pass its store along
         for inbox in self.inboxes:
             inbox.put(job)
         results: list = [None] * len(self.procs)
@@ -231,6 +237,8 @@ if mode == "preload":
     import runpy
     import agent_sync.cli.app, agent_sync.core.context, agent_sync.core.locks, agent_sync.core.tasks
     import agent_sync.store.sqlite
+    if os.environ.get("AGENT_SYNC_DATABASE_URL"):
+        import agent_sync.store.postgres
 open(ready, "w").close()
 os.read(fd, 1)  # blocks until the test closes the pipe's write end: every racer wakes at once
 os.close(fd)
@@ -418,44 +426,77 @@ def schema_problems(db_path: str, agents: int) -> list[str]:
             if found[key] != wanted[key]]
 
 
+def pg_schema_problems(url: str, agents: int) -> list[str]:
+    """The same checks through the store API, for a PostgreSQL database the racers migrated from empty."""
+    from agent_sync.store.postgres import SCHEMA_VERSION, PostgresStore
+
+    store = PostgresStore(url, helpers.STORE_ENV["AGENT_SYNC_PROJECT"], create=False)
+    try:
+        with store.read() as tx:
+            found = {"schema_version": store.schema_version(), "check": store.check(), "agents": len(tx.agents()),
+                     "joins": sum(1 for r in tx.activity(limit=100_000) if r["type"] == "join")}
+    finally:
+        store.close()
+    wanted = {"schema_version": SCHEMA_VERSION, "check": None, "agents": agents, "joins": agents}
+    return [f"{url}: {key} is {found[key]!r}, expected {wanted[key]!r}" for key in wanted if found[key] != wanted[key]]
+
+
 FIRST_OPEN_ROUNDS = 100
+FIRST_OPEN_ROUNDS_PG = 40  # each round a new empty database: CREATE DATABASE costs more than a new directory
 
 
-def test_sixteen_racers_create_the_database_once(pool, racing_repo, tmp_path):
+def test_sixteen_racers_create_the_database_once(pool, racing_repo, tmp_path, store, request):
     from agent_sync.paths import ensure_state_dir
 
     problems = []
-    # 1. The real CLI: a git repository with no state at all; half run `init`, half `lock`.
-    db = racing_repo / ".claude" / "coordination" / "state.sqlite"
-    argvs = [["init", "--json"] if i % 2 == 0 else ["lock", f"docs/part{i}.md"] for i in range(N)]
-    results = cli_race(racing_repo, tmp_path, argvs, mode="preload")
-    problems += [f"CLI racer {i} exited {r.returncode}: {r.stderr.strip()}"
-                 for i, r in enumerate(results) if r.returncode != 0]
-    if not problems:
-        problems += schema_problems(str(db), N)
+    made: list[str] = []
+    server = request.getfixturevalue("pg_server") if store == "postgresql" else None
+
+    def empty_database() -> str:
+        made.append(f"race_{os.getpid()}_{len(made)}")
+        return server.create_database(made[-1])
+
+    saved = dict(helpers.STORE_ENV)
+    try:
+        # 1. The real CLI: a git repository with no state at all (on PostgreSQL, an empty database); half run
+        #    `init`, half `lock`.
+        db = racing_repo / ".claude" / "coordination" / "state.sqlite"
+        if server is not None:
+            helpers.STORE_ENV["AGENT_SYNC_DATABASE_URL"] = empty_database()
+        argvs = [["init", "--json"] if i % 2 == 0 else ["lock", f"docs/part{i}.md"] for i in range(N)]
+        results = cli_race(racing_repo, tmp_path, argvs, mode="preload")
+        problems += [f"CLI racer {i} exited {r.returncode}: {r.stderr.strip()}"
+                     for i, r in enumerate(results) if r.returncode != 0]
+        if not problems:
+            problems += (pg_schema_problems(helpers.STORE_ENV["AGENT_SYNC_DATABASE_URL"], N) if server is not None
+                         else schema_problems(str(db), N))
+    finally:
+        helpers.STORE_ENV.clear()
+        helpers.STORE_ENV.update(saved)
 
     # 2. The pool, in-process, many fresh roots (state directory present, database absent: the tightest
     #    race); it stops after the first round with a failure.
-    roots = [tmp_path / f"fresh{r}" for r in range(FIRST_OPEN_ROUNDS)]
+    rounds = FIRST_OPEN_ROUNDS if server is None else FIRST_OPEN_ROUNDS_PG
+    roots = [tmp_path / f"fresh{r}" for r in range(rounds)]
     for root in roots:
         ensure_state_dir(str(root))
-    results = pool.run(kind="first_open", roots=[str(r) for r in roots])
-    for r, row in enumerate(rounds_of(results)):
-        failed = [f"round {r}, racer {i}: exit {o['code']}: {o['message']}" for i, o in enumerate(row) if o["code"]]
-        problems += failed or schema_problems(str(roots[r] / ".claude" / "coordination" / "state.sqlite"), N)
+    urls = [empty_database() for _ in roots] if server is not None else None
+    try:
+        results = pool.run(kind="first_open", roots=[str(r) for r in roots], urls=urls)
+        for r, row in enumerate(rounds_of(results)):
+            failed = [f"round {r}, racer {i}: exit {o['code']}: {o['message']}" for i, o in enumerate(row)
+                      if o["code"]]
+            problems += failed or (pg_schema_problems(urls[r], N) if urls else
+                                   schema_problems(str(roots[r] / ".claude" / "coordination" / "state.sqlite"), N))
+    finally:
+        for name in made:
+            server.drop_database(name)
     assert not problems, "\n".join(problems)
-    assert len(rounds_of(results)) == FIRST_OPEN_ROUNDS
+    assert len(rounds_of(results)) == rounds
 
 
 # -- hooks against a held write lock ----------------------------------------------------------------------
 
-HOLD = r"""
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-conn.execute("BEGIN IMMEDIATE")
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
 SESSION = "7d3e1f00-3333-4e55-9a0b-7f6a2c1d9e03"
 
 
@@ -469,15 +510,11 @@ def test_hooks_answer_while_another_process_holds_the_write_lock(racing_repo):
     repo = racing_repo
     assert cli(repo, "register", "--name", "holder", agent="holder-agent").returncode == 0
     assert cli(repo, "lock", "src/app.py", "--reason", "refactor", agent="holder-agent").returncode == 0
-    db = repo / ".claude" / "coordination" / "state.sqlite"
     spool = repo / ".claude" / "coordination" / "spool"
     edit_readme = {"tool_name": "Edit", "tool_input": {"file_path": str(repo / "README.md"),
                                                        "old_string": "demo", "new_string": "demo!"}}
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "30"], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "held"
-
+    with hold_write_lock(repo):  # through the store API: BEGIN IMMEDIATE, or the project's advisory lock
         denied = hook(repo, "pre-tool-use", {"tool_name": "Edit", "tool_input": {
             "file_path": str(repo / "src/app.py"), "old_string": "hi", "new_string": "ho"}})
         assert denied.returncode == 2, denied.stderr
@@ -490,11 +527,7 @@ def test_hooks_answer_while_another_process_holds_the_write_lock(racing_repo):
 
         logged = hook(repo, "post-tool-use", {**edit_readme, "tool_response": {"success": True}})
         assert (logged.returncode, logged.stdout.strip()) == (0, ""), logged.stderr
-        assert len(list(spool.glob("*.json"))) == 1  # deferred, not lost
-        assert holder.poll() is None  # every hook above answered while the write lock was still held
-    finally:
-        holder.kill()
-        holder.wait()
+        assert len(list(spool.glob("*.json"))) == 1  # deferred, not lost: the write lock was still held
 
     replay = hook(repo, "pre-compact", {"trigger": "auto"})
     assert replay.returncode == 0, replay.stderr

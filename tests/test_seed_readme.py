@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import clean_env, make_repo, script_dir
+from helpers import clean_env, make_repo, script_dir, store_where
 
 # The original README, when a copy is at hand (`AGENT_SYNC_SEED_README=path/to/README.md`): the embedded blocks
 # below are checked against it. Without it the tests run the embedded verbatim copies.
@@ -131,14 +131,14 @@ def test_the_blocks_split_into_the_expected_commands():
     assert three[6].startswith("printf ") and three[6].endswith("agent-sync hook pre-tool-use")
 
 
-def test_quickstart_runs_verbatim(shell):
+def test_quickstart_runs_verbatim(shell, store):
     results = shell.run_block(seed_block("Quickstart"))
     for command, result in results:
         assert result.returncode == 0, (command, result.stdout, result.stderr)
         assert result.stderr == "", (command, result.stderr)
     out = {command.split(" #")[0].split('"')[0].split()[1] + (" --compact" if "--compact" in command else ""):
            result.stdout for command, result in results}
-    assert out["init"].startswith("agent-sync state ready at ") and out["init"].rstrip().endswith("state.sqlite")
+    assert out["init"] == f"agent-sync state ready at {store_where(shell.root)}\n"
     assert re.fullmatch(r"registered frontend \(local-[0-9a-f]+\), role React UI\n", out["register"])
     assert out["create-task"] == "created #1 [open] Update login UI\n"
     assert out["claim-task"] == "claimed #1 [in_progress] Update login UI @frontend\n"
@@ -157,7 +157,7 @@ def test_quickstart_runs_verbatim(shell):
     assert [(t["title"], t["status"]) for t in shell.query("tasks")["tasks"]] == [("Update login UI", "done")]
     assert shell.query("locks")["locks"] == []
     assert [d["text"] for d in shell.query("decisions")["decisions"]] == ["Use SQLite for coordination state"]
-    assert (shell.root / ".claude" / "coordination" / "state.sqlite").is_file()
+    assert (shell.root / ".claude" / "coordination" / "state.sqlite").is_file() == (store == "sqlite")
 
 
 def run_three_agents(shell):

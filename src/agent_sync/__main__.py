@@ -1,3 +1,3 @@
-from agent_sync.cli import main
+from agent_sync.cli import console
 
-raise SystemExit(main())
+console()

@@ -10,7 +10,7 @@ import os
 # Programs that only pass a hook command on (`sh -c "agent-sync hook ..."`): the client is above them.
 WRAPPERS = frozenset(("sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "fish", "busybox", "env",
                       "timeout", "nice", "nohup", "stdbuf", "setsid", "time", "sudo", "doas", "cmd.exe",
-                      "powershell", "pwsh", "agent-sync"))
+                      "powershell", "pwsh", "agent-sync", "ionice", "chrt", "flock", "uv", "uvx", "pipx"))
 _MAX_HOPS = 8
 
 _host: list[str] = []
@@ -41,7 +41,7 @@ def host_key() -> str:
     Empty where it cannot be told (no /proc): then process liveness is never used."""
     if not _host:
         try:
-            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            with open("/proc/sys/kernel/random/boot_id", encoding="utf-8") as fh:
                 boot = fh.read().strip()
             namespace = os.readlink("/proc/self/ns/pid")
         except OSError:
@@ -65,6 +65,19 @@ def client() -> tuple[int, int] | None:
             continue
         return pid, start
     return None
+
+
+def ancestors(limit: int = 16) -> list[tuple[int, int]]:
+    """(pid, start time) of this process's parent, its parent, and so on up to init."""
+    found = []
+    pid = os.getppid()
+    while pid > 1 and len(found) < limit:
+        entry = stat(pid)
+        if entry is None:
+            break
+        found.append((pid, entry[2]))
+        pid = entry[1]
+    return found
 
 
 def alive(host: str, pid, start) -> bool | None:

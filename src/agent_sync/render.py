@@ -133,7 +133,7 @@ def status(d: dict, args=None) -> str:
         return d["compact"]
     me = d["me"]
     lines = [f"agent-sync — {d['root']}", f"you: {one(me.get('name', me['id']), 40)} ({me['id']}) [{me['status']}]", ""]
-    active = [a for a in d["agents"] if a["status"] == "active"]
+    active = [a for a in d["agents"] if a["status"] == "active" and not a.get("operator")]  # not the operator
     lines.append(f"agents ({len(active)} active / {len(d['agents'])} total):")
     for a in d["agents"]:
         lines.append(f"  {agent_line(a)}")
@@ -180,7 +180,7 @@ def locked(items: list[dict], args=None) -> str:
 
 def unlocked(items: list[dict], args=None) -> str:
     forced = bool(args is not None and getattr(args, "force", False))
-    text = "\n".join(f"unlocked {c(v['target'])}" + (f" (held by {c(v['holder_name'])})" if forced else "")
+    text = "\n".join(f"unlocked {one(v['target'], 200)}" + (f" (held by {one(v['holder_name'], 60)})" if forced else "")
                      for v in items)
     return text or "you held no locks"
 
@@ -222,6 +222,20 @@ def task_changed(t: dict, args=None) -> str:
 
 def sent(m: dict, args=None) -> str:
     return f"sent #{m['id']} to {c(m['to'])}"
+
+
+def directed(d: dict, args=None) -> str:
+    names = ", ".join(one(m.get("to_name") or m["to"], 40) for m in d["messages"])
+    return f"directive to {one(d['to'], 60)} reached {d['count']} agent(s): {names}"
+
+
+def feed_line(e: dict) -> str:
+    """One line of the feed (`agent-sync watch`, the console): time (UTC), what, who, and what happened."""
+    label = "msg" if e["kind"] == "message" else e["type"]
+    where = f" [{one(e['file'], 80)}]" if e.get("file") and e["kind"] == "activity" else ""
+    urgent = " URGENT" if e.get("urgent") else ""
+    return (f"{(e['at'] or '')[11:19]} {one(label, 10):<9} {one(e['agent_name'], 24):<14}{urgent} "
+            f"{one(e['text'], 300)}{where}")
 
 
 def inbox(items: list[dict], args=None) -> str:

@@ -24,11 +24,8 @@ searched for a common canonical path. ``covers`` on a glob is one cached, anchor
 Imported on the hook path: keep the imports to light stdlib modules.
 """
 
-from __future__ import annotations
-
 import os
 import re
-from collections import namedtuple
 from functools import lru_cache
 
 from agent_sync.errors import UsageError
@@ -37,15 +34,34 @@ FILE = "file"
 DIR = "dir"
 GLOB = "glob"
 
-_WILD_CHARS = re.compile(r"[*?\[]")
+def _wild(text: str) -> bool:
+    return "*" in text or "?" in text or "[" in text
 
 
-class Target(namedtuple("Target", "kind key")):
+class Target(tuple):
     """kind: "file" | "dir" | "glob" ("resource" for named resources, used by the lock core);
     key: the canonical repo-relative POSIX form, see the module docstring.
-    A named tuple rather than a dataclass: `dataclasses` imports `inspect`, ~7 ms on the hook path."""
+    A plain tuple subclass: a dataclass imports `inspect`, a namedtuple is built with `exec`, both at a cost
+    every hook process would pay."""
 
     __slots__ = ()
+
+    def __new__(cls, kind: str, key: str):
+        return tuple.__new__(cls, (kind, key))
+
+    @property
+    def kind(self) -> str:
+        return self[0]
+
+    @property
+    def key(self) -> str:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Target(kind={self[0]!r}, key={self[1]!r})"
+
+    def __getnewargs__(self):
+        return tuple(self)
 
     def display(self) -> str:
         """How to show the target: "./" for the repository root, else the key."""
@@ -66,10 +82,13 @@ class Target(namedtuple("Target", "kind key")):
 
 def is_glob(raw: str) -> bool:
     """True when raw contains *, ? or [ (an unclosed "[" still makes it a glob, matched literally)."""
-    return _WILD_CHARS.search(raw) is not None
+    return _wild(raw)
 
 
 # --------------------------------------------------------------------------- parsing
+
+
+MAX_PATH = 4096  # PATH_MAX on Linux: no real path is longer
 
 
 def _check_raw(raw: str) -> None:
@@ -79,6 +98,13 @@ def _check_raw(raw: str) -> None:
         raise UsageError(f"path {raw!r} contains a NUL byte")
     if not raw.strip():
         raise UsageError("empty path")
+    if len(raw) > MAX_PATH:
+        raise UsageError(f"path is too long ({len(raw)} characters; the limit is {MAX_PATH})")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"path '{shown}' is not valid UTF-8; agent-sync names files in UTF-8 only") from None
 
 
 def _repo_relative(abs_path: str, raw: str, root: str) -> str:
@@ -111,6 +137,8 @@ def parse_target(raw: str, root: str, cwd: str | None = None) -> Target:
     if rel == "":
         return Target(DIR, "")
     last = raw.rstrip("/").rsplit("/", 1)[-1]
+    if os.path.isfile(real_abs):  # `src/f.py/` naming an existing file is that file, as the shell reads it
+        return Target(FILE, rel)
     if raw.endswith("/") or last in (".", "..") or os.path.isdir(real_abs):
         return Target(DIR, rel + "/")
     return Target(FILE, rel)
@@ -118,7 +146,7 @@ def parse_target(raw: str, root: str, cwd: str | None = None) -> Target:
 
 def _parse_glob(raw: str, root: str, cwd: str) -> Target:
     segs = raw.split("/")
-    first_wild = next(i for i, seg in enumerate(segs) if _WILD_CHARS.search(seg))
+    first_wild = next(i for i, seg in enumerate(segs) if _wild(seg))
     prefix = "/".join(segs[:first_wild])
     if not prefix:
         prefix = "/" if raw.startswith("/") else "."
@@ -304,7 +332,7 @@ def _compile(kind: str, key: str) -> tuple:
 @lru_cache(maxsize=4096)
 def _glob_base(key: str) -> str:
     segs = key.split("/")
-    static = next((i for i, seg in enumerate(segs) if _WILD_CHARS.search(seg)), len(segs) - 1)
+    static = next((i for i, seg in enumerate(segs) if _wild(seg)), len(segs) - 1)
     return "/".join(segs[:static]) + "/" if static else ""
 
 

@@ -29,7 +29,8 @@ def clean_env(home: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("ANTHROPIC_", "CLAUDE", "AGENT_SYNC_", "CODEX_", "GEMINI_", "OTEL_"))
+        if not k.startswith(("ANTHROPIC_", "CLAUDE", "AGENT_SYNC_", "CODEX_", "GEMINI_", "OTEL_", "COPILOT_",
+                             "CURSOR_"))
         and k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
     }
     env.update(GIT_IDENTITY)

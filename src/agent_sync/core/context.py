@@ -36,20 +36,30 @@ class Context:
 
 def open_context(*, cwd: str | None = None, session_id: str | None = None, client: str = "",
                  busy_timeout=None, clock=None, environ=None, create: bool = True, root: str | None = None,
-                 client_process: tuple[int, int] | None = None) -> Context:
+                 client_process: tuple[int, int] | None = None, store=None) -> Context:
     """Find the repository, load settings, open the store and resolve the caller's identity.
-    `with open_context() as ctx:` closes the store again."""
-    from agent_sync.store import open_store
-
+    `with open_context() as ctx:` closes the store again. `store`: one already open for `root` (a long-running
+    front end keeps its store across calls; it then closes the store itself, not the context)."""
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
     root = root or paths.find_root(cwd, environ)
     settings = load_settings(root, environ)
     if busy_timeout == "hook":
         busy_timeout = settings.hook_busy_ms / 1000
-    store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
+    if store is None:
+        from agent_sync.store import open_store
+
+        store = open_store(root, settings, busy_timeout=busy_timeout, clock=clock, create=create)
     me, source = identity.resolve(root, session_id, client or "claude", environ)
     client = client or identity.client_of(source)  # a CLI call from inside an agent's shell
+    if source == identity.LOCAL and client_process is None:
+        marker = next((name for variable, name in identity.AGENT_SHELL_MARKERS if environ.get(variable)), None)
+        if marker is not None:  # an agent's shell that names no session: its client is an ancestor of ours
+            from agent_sync.core import presence
+
+            found = presence.agent_of_ancestors(store)
+            if found is not None:
+                me, source, client = found["id"], f"the {marker} session this shell belongs to", found["client"]
     tree = paths.worktree_root(cwd, root)
     return Context(root=root, settings=settings, store=store, me=me, id_source=source, client=client,
                    session=session_id or "", cwd=cwd, tree=tree, client_process=client_process,

@@ -110,9 +110,10 @@ def _open(event: Event, cwd: str, root: str, environ):
                         root=root, environ=environ, client_process=process.client())
 
 
-def handle(event: Event, environ=None) -> Verdict:
+def handle(event: Event, environ=None, *, close: bool = True) -> Verdict:
     """Decide one hook call. Raises NotARepository outside any repository; fails open on our own faults,
-    telling the agent once per session when that leaves its edits unguarded."""
+    telling the agent once per session when that leaves its edits unguarded. `close=False` leaves the store
+    open for a process that is about to exit anyway."""
     from agent_sync.errors import AgentSyncError, StoreBusy
     from agent_sync.paths import known_root
 
@@ -130,14 +131,13 @@ def handle(event: Event, environ=None) -> Verdict:
     except AgentSyncError as exc:  # a database or setting we cannot use
         log_failure(event.kind, exc, root)
         return _unguarded(event, root, str(exc), environ)
-    try:
-        verdict = _HANDLERS[event.kind](ctx, event)
-        notes = getattr(ctx.store, "notes", None)
-        if notes and event.can_inject:
-            verdict = _with_context(verdict, "agent-sync: " + "; ".join(notes))
-        return verdict
-    finally:
+    verdict = _HANDLERS[event.kind](ctx, event)
+    notes = getattr(ctx.store, "notes", None)
+    if notes and event.can_inject:
+        verdict = _with_context(verdict, "agent-sync: " + "; ".join(notes))
+    if close:
         ctx.close()
+    return verdict
 
 
 def _unguarded(event: Event, root: str, why: str, environ) -> Verdict:

@@ -66,6 +66,20 @@ def live_locks(tx, ctx, *, exclude: str | None = None) -> list:
     return [r for r in tx.locks() if holds(r, tx.now, people) and r["holder"] != exclude]
 
 
+def _nearby(tx, wanted: list[tg.Target]) -> list:
+    """Every lock that could overlap `wanted`. For files that is the indexed point query per file (its own
+    lock, directories above it, globs rooted above it); a directory, glob or resource needs the whole table."""
+    if any(t.kind != tg.FILE for t in wanted):
+        return tx.locks()
+    if len(wanted) == 1:
+        return tx.locks_covering_candidates(wanted[0].key, tg.ancestors(wanted[0].key))
+    found = {}
+    for target in wanted:
+        for row in tx.locks_covering_candidates(target.key, tg.ancestors(target.key)):
+            found[row["id"]] = row
+    return list(found.values())
+
+
 def lock_view(row, people, now: float | None = None) -> dict:
     view = {
         "id": row["id"],
@@ -136,7 +150,9 @@ def find_conflicts(tx, ctx, wanted: list[tg.Target], mode: str, my_waiters=()) -
     """(row, target, is_waiter) for every live lock of another agent, and every queued waiter ahead of the
     caller, that stands in the way of taking `wanted` in `mode`. A target the caller already holds is not
     queued for: re-taking it renews it."""
-    found = _standing_in_the_way(live_locks(tx, ctx, exclude=ctx.me), wanted, mode, False)
+    people = roster(tx, ctx)
+    near = [r for r in _nearby(tx, wanted) if r["holder"] != ctx.me and holds(r, tx.now, people)]
+    found = _standing_in_the_way(near, wanted, mode, False)
     held = {(r["kind"], r["key"]) for r in tx.locks(holder=ctx.me) if r["mode"] == EXCLUSIVE or mode == SHARED}
     queued_for = [t for t in wanted if (t.kind, t.key) not in held]
     if queued_for:
@@ -164,18 +180,22 @@ def notify_loss(tx, row, by: str, how: str) -> None:
                        "reply_to": None, "urgent": 0, "created_at": tx.now})
 
 
-def reclaim(tx, ctx, wanted: list[tg.Target]) -> None:
+def reclaim(tx, ctx, wanted: list[tg.Target], nearby=None) -> None:
     """Delete the dead locks (expired, or of an inactive holder) that overlap what the caller now takes, so a
     holder who comes back later cannot revive a lock someone else has since taken; tell those holders."""
     people = roster(tx, ctx)
     gone = []
-    for row in tx.locks():
+    for row in _nearby(tx, wanted) if nearby is None else nearby:
         if row["holder"] == ctx.me or holds(row, tx.now, people):
             continue
         if any(targets_overlap(t, row_target(row)) for t in wanted):
             gone.append(row)
             why = "it expired" if row["expires_at"] <= tx.now else f"you were {people.status(row['holder'])}"
             notify_loss(tx, row, people.name(ctx.me), f"{why}, and it was taken over")
+            lapsed = ("it had expired" if row["expires_at"] <= tx.now
+                      else f"they were {people.status(row['holder'])}")
+            tx.insert_activity(ctx.me, "reclaim", f"reclaimed {display(row_target(row))} from "
+                               f"{people.name(row['holder'])} ({lapsed})", _file_of(row))
     tx.delete_locks(r["id"] for r in gone)
 
 
@@ -189,11 +209,11 @@ def ttl_seconds(ctx, ttl_minutes: float | None) -> float:
 
 
 def _put(tx, ctx, target: tg.Target, mode: str, reason: str, lease: bool, expires: float,
-         task_id: int | None = None) -> None:
+         task_id: int | None = None, *, fresh: bool = False) -> None:
     """Take or renew the caller's lock on one target. A renewal keeps the lock's creation time (the turn
-    lease of Stop is judged by it) unless the lock had lapsed."""
+    lease of Stop is judged by it) unless the lock had lapsed; `fresh`: the caller knows it holds none."""
     created = tx.now
-    for row in tx.locks(holder=ctx.me, kind=target.kind, key=target.key):
+    for row in () if fresh else tx.locks(holder=ctx.me, kind=target.kind, key=target.key):
         if row["expires_at"] > tx.now:
             created = row["created_at"]
             if task_id is None:
@@ -454,10 +474,10 @@ def tell_lapsed(tx, ctx) -> None:
 
 # -- the edit guard used by hooks and the git pre-commit hook ---------------------------------------
 
-def covering(tx, ctx, path: str) -> list:
+def covering(tx, ctx, path: str, candidates=None) -> list:
     """Live locks (anyone's) whose target contains the repo-relative file `path`."""
     people = roster(tx, ctx)
-    rows = tx.locks_covering_candidates(path, tg.ancestors(path))
+    rows = tx.locks_covering_candidates(path, tg.ancestors(path)) if candidates is None else candidates
     return [r for r in rows if holds(r, tx.now, people) and (r["kind"] != "glob" or tg.covers(row_target(r), path))]
 
 
@@ -466,7 +486,8 @@ def guard_edit(tx, ctx, path: str, policy: str, *, write: bool) -> tuple[str, st
 
     Under `write`, also renews the caller's covering locks and, under the auto policy, takes the turn's lease.
     """
-    rows = covering(tx, ctx, path)
+    candidates = tx.locks_covering_candidates(path, tg.ancestors(path))
+    rows = covering(tx, ctx, path, candidates)
     theirs = [r for r in rows if r["holder"] != ctx.me]
     if theirs:
         return "deny", describe_conflict(theirs, tg.Target("file", path), roster(tx, ctx))
@@ -481,7 +502,9 @@ def guard_edit(tx, ctx, path: str, policy: str, *, write: bool) -> tuple[str, st
                 tx.update_lock(row["id"], expires_at=tx.now + ttl)
         if policy == "auto" and not mine:
             target = tg.Target("file", path)
-            reclaim(tx, ctx, [target])
-            _put(tx, ctx, target, EXCLUSIVE, "editing", True, tx.now + ctx.settings.lease_ttl_minutes * 60)
+            reclaim(tx, ctx, [target], candidates)
+            # no lock of the caller's covers the file now, so none of its on this very key is live: a new lease
+            _put(tx, ctx, target, EXCLUSIVE, "editing", True, tx.now + ctx.settings.lease_ttl_minutes * 60,
+                 fresh=True)
             return "allow", "leased"
     return "allow", ""

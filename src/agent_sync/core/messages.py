@@ -93,6 +93,30 @@ def send(ctx, to: str, body: str, *, reply_to: int | None = None, urgent: bool =
         return message_view(tx.get_message(message_id), roster(tx, ctx))
 
 
+def directive(ctx, to: str, body: str) -> dict:
+    """A message each agent it reaches must react to before its turn ends: one directed (and urgent) copy per
+    agent, so every recipient's Stop hook holds its turn until it has seen it. `all` (or a role) reaches every
+    ACTIVE agent (of that role) but the sender; an agent is reached whatever its status."""
+    body = check_text(body, "message", MAX_BODY)
+    with ctx.store.write() as tx:
+        ensure_agent(tx, ctx)
+        kind, recipient = resolve_recipient(tx, ctx, to)
+        people = roster(tx, ctx)
+        if kind == "agent":
+            reached = [people.rows[recipient]]
+        else:
+            reached = [a for a in people.active_agents()
+                       if a["id"] != ctx.me and (kind == "all" or a["role"] == recipient)]
+        if not reached:
+            meant = "everyone" if kind == "all" else f"role {recipient}"
+            raise NotFound(f"no active agent to direct ({meant}); see who is here with: agent-sync status")
+        ids = [tx.insert_message({"sender": ctx.me, "kind": "agent", "recipient": a["id"], "body": body,
+                                  "reply_to": None, "urgent": 1, "created_at": tx.now}) for a in reached]
+        tx.insert_activity(ctx.me, "directive", f"directive to {to} ({len(ids)} agent(s)): {body[:80]}")
+        views = [message_view(tx.get_message(i), people) for i in ids]
+        return {"to": to, "count": len(ids), "messages": views}
+
+
 def addresses(tx, ctx) -> list[tuple[str, str, float]]:
     """What reaches the caller: its id at any age, its role and everyone within the broadcast window."""
     agent = tx.get_agent(ctx.me)
@@ -112,19 +136,32 @@ def for_me(tx, ctx, *, undelivered: bool = False, unread: bool = False, limit: i
 def inbox(ctx, *, include_all: bool = False, wait: float | None = None, limit: int = 100) -> list[dict]:
     """Unread (or all) messages for the caller; with `wait`, block until at least one arrives. Marks what it
     shows as delivered (not read)."""
+    from agent_sync.errors import StoreBusy
+
     if wait is not None and not wait >= 0:
         raise UsageError("--wait must not be negative")
-    deadline = None
-    while True:
-        with ctx.store.write() as tx:
+    deadline = [None]
+
+    def look(tx, writing: bool):
+        if writing:
             ensure_agent(tx, ctx)
-            rows = for_me(tx, ctx, unread=not include_all, limit=limit)
-            if rows or wait is None or (deadline is not None and tx.now >= deadline):
-                tx.mark_messages(ctx.me, [r["id"] for r in rows if r["delivered_at"] is None], "delivered_at")
-                people = roster(tx, ctx)
-                return [message_view(r, people) for r in reversed(rows)]
-            if deadline is None:
-                deadline = tx.now + wait
+        rows = for_me(tx, ctx, unread=not include_all, limit=limit)
+        done = bool(rows) or wait is None or (deadline[0] is not None and tx.now >= deadline[0])
+        if done and writing:  # shown now, so not pushed into the agent's context again
+            tx.mark_messages(ctx.me, [r["id"] for r in rows if r["delivered_at"] is None], "delivered_at")
+        if deadline[0] is None and wait is not None:
+            deadline[0] = tx.now + wait
+        return done, [message_view(r, roster(tx, ctx)) for r in reversed(rows)]
+
+    while True:
+        try:
+            with ctx.store.write(wait=ctx.settings.hook_busy_ms / 1000) as tx:
+                done, views = look(tx, True)
+        except StoreBusy:  # another process holds the write lock: answer from a snapshot, mark nothing
+            with ctx.store.read() as tx:
+                done, views = look(tx, False)
+        if done:
+            return views
         ctx.sleep(INBOX_POLL_SECONDS)
 
 

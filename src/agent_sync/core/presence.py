@@ -141,7 +141,8 @@ def _presence_fields(ctx) -> dict:
 
 
 def ensure_agent(tx, ctx):
-    """The caller's heartbeat: registers an unknown agent on the fly, revives an idle one (a new session)."""
+    """The caller's heartbeat: registers an unknown agent on the fly, revives an idle one (a new session).
+    One UPDATE when the agent is known (the hooks' common case)."""
     fields = _presence_fields(ctx)
     if ctx.client_process is None and ctx.client != OPERATOR:
         row = tx.get_agent(ctx.me)
@@ -155,7 +156,43 @@ def ensure_agent(tx, ctx):
                              last_seen=tx.now))
         tx.insert_activity(ctx.me, "join", "joined")
     _forget_roster(tx)
-    return tx.get_agent(ctx.me)
+
+
+def agent_of_client(tx, client_process: tuple[int, int] | None):
+    """The agent whose recorded client process (see `_presence_fields`) is `client_process` on this host, or
+    None. A front end started by that same client (the MCP server is its child, as its hooks are) acts as this
+    agent, so a session that uses both is one agent. Of several (the client went on to a new session), the
+    one whose session has not ended, then one with a session id, then the one seen last."""
+    host = process.host_key()
+    if client_process is None or not host:
+        return None
+    pid, start = client_process
+    found = [a for a in tx.agents() if a["host"] == host and a["pid"] == pid and a["pid_start"] == start]
+    if not found:
+        return None
+    return max(found, key=lambda a: (a["ended_at"] is None, bool(a["session"]), a["last_seen"]))
+
+
+def agent_of_ancestors(store):
+    """The agent whose recorded client process is an ancestor of this process (nearest first), or None."""
+    chain = process.ancestors()
+    if not chain or not process.host_key():
+        return None
+    with store.read() as tx:
+        for pid_start in chain:
+            found = agent_of_client(tx, pid_start)
+            if found is not None:
+                return found
+    return None
+
+
+def lookup(tx, ctx, ref: str) -> str | None:
+    """The id of the agent `ref` names: an agent id, else the name of a live agent (active or stale)."""
+    if tx.get_agent(ref) is not None:
+        return ref
+    people = roster(tx, ctx)
+    named = [a for a in people.rows.values() if a["name"] == ref and people.status(a["id"]) in (ACTIVE, STALE)]
+    return max(named, key=lambda a: a["last_seen"])["id"] if named else None
 
 
 def is_agent_caller(ctx) -> bool:
@@ -229,8 +266,8 @@ def init(ctx) -> dict:
 
 def heartbeat(ctx) -> dict:
     with ctx.store.write() as tx:
-        row = ensure_agent(tx, ctx)
-        return agent_view(row, roster(tx, ctx))
+        ensure_agent(tx, ctx)
+        return agent_view(tx.get_agent(ctx.me), roster(tx, ctx))
 
 
 def end_session_in(tx, ctx) -> None:

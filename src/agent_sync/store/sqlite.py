@@ -142,6 +142,8 @@ TASK_COLUMNS = frozenset(("title", "description", "status", "priority", "owner",
                           "created_at", "updated_at"))
 MESSAGE_COLUMNS = frozenset(("sender", "kind", "recipient", "body", "reply_to", "urgent", "created_at"))
 DELIVERY_COLUMNS = ("delivered_at", "read_at", "acked_at")
+_KEYS = {"task_files": ("task_id", "path"), "task_deps": ("task_id", "depends_on"),
+         "message_deliveries": ("message_id", "agent")}  # the primary keys that are not `id`
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html), to classify errors without reading messages.
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 8, 10, 11, 13, 14, 26
@@ -237,8 +239,36 @@ class SQLiteStore:
         self._configure(conn)
         if version == SCHEMA_VERSION:
             return
+        if version == 0 and self._tables():  # tables, yet no schema of ours: the original tool's file
+            self._upgrade_foreign()
+            return
         self._enable_wal()
         self.migrate()
+
+    def _upgrade_foreign(self) -> None:
+        """Upgrade a database written by the original tool, once, however many processes meet it at the same
+        time: they queue on a lock file, so the file is copied, upgraded (in one transaction) and switched
+        to WAL by one of them, while no other connection of ours is inside a transaction."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: SQLite's own write lock still makes it one upgrade
+            fcntl = None
+        with open(self.path + ".upgrade-lock", "a") as guard:
+            if fcntl is not None:
+                deadline = time.monotonic() + max(self.busy_timeout, 1.0)
+                while True:
+                    try:
+                        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except OSError:
+                        if time.monotonic() >= deadline:
+                            raise StoreBusy(f"{self.path} is being upgraded by another process; try again") from None
+                        time.sleep(0.02)
+            self.close()  # a fresh connection, opened after whoever upgraded before us finished
+            conn = self.conn
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0 and self._tables():
+                self.migrate()
+            self._enable_wal()
 
     def _enable_wal(self) -> None:
         """Switch a new database to WAL. SQLite answers "locked" at once, without using the busy timeout, when
@@ -265,8 +295,7 @@ class SQLiteStore:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             legacy = None
-            found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                                " AND name NOT LIKE 'sqlite_%'")} if version == 0 else ()
+            found = self._tables() if version == 0 else ()
             if found:  # tables, yet no schema version of ours: the original tool's, or something foreign
                 from agent_sync.store import legacy as legacy_schema
 
@@ -282,12 +311,25 @@ class SQLiteStore:
                 conn.execute(f"PRAGMA user_version = {int(target)}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         return target
 
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def dump(self, tables: dict[str, tuple[str, ...]]) -> dict[str, list[tuple]]:
+        """Every row of `tables` ({table: columns}) as tuples in those columns' order, from one snapshot, in
+        primary-key order: for moving the state to another store (`agent-sync migrate`)."""
+        with self.read() as tx:
+            return {table: [tuple(r) for r in tx.conn.execute(
+                        f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(_KEYS.get(table, ('id',)))}")]
+                    for table, columns in tables.items()}
 
     def check(self) -> str | None:
         try:
