@@ -15,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_sync import install
+from agent_sync.agents import claude as claude_adapter
+from helpers import run_cli
 
 EVENTS = {
     "SessionStart": "session-start",
@@ -26,7 +28,7 @@ EVENTS = {
     "PreCompact": "pre-compact",
     "SessionEnd": "session-end",
 }
-TOOL_MATCHER = "Edit|Write|MultiEdit|NotebookEdit|Bash|PowerShell"
+TOOL_MATCHER = claude_adapter.TOOL_MATCHER  # the installer takes it from the adapter
 
 # Odd formatting on purpose: tabs, CRLF, no trailing newline, unicode, other keys, a foreign PreToolUse hook.
 ODD_SETTINGS = (
@@ -56,10 +58,7 @@ def repo(tmp_path, monkeypatch):
 
 
 def cli(repo: Path, *args: str, expect: int | None = 0, env: dict | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if k != "AGENT_SYNC_ROOT"}
-    full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "agent_sync", *args], cwd=repo, env=full_env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    proc = run_cli(repo, *args, env=env, timeout=120, stdin="")
     if expect is not None:
         assert proc.returncode == expect, f"agent-sync {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
@@ -159,7 +158,11 @@ def test_foreign_hooks_and_keys_kept_in_order(repo):
 
 
 def test_installed_handlers_are_absolute_and_well_formed(repo):
-    cli(repo, "install")
+    # Where `agent-sync` on PATH is not this installation, the hooks name it absolutely (where it is, the
+    # committed file gets the portable `agent-sync`: tests/test_install_agents.py).
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep)
+                           if not os.path.exists(os.path.join(d, "agent-sync")))
+    cli(repo, "install", env={"PATH": path})
     data = json.loads((repo / ".claude" / "settings.json").read_text())
     assert list(data["hooks"]) == list(EVENTS)
     for event, slug in EVENTS.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -115,8 +116,10 @@ def check_installed_hooks(ws: Workspace) -> None:
         wanted = []
         for command in commands:
             words = shlex.split(command)
-            if len(words) >= 3 and words[-2:] == ["hook", kebab] and os.path.isabs(words[0]):
-                if os.path.realpath(words[0]) == real_cli:
+            if len(words) >= 3 and words[-2:] == ["hook", kebab]:
+                # absolute, or the portable bare `agent-sync` the committed file gets when PATH finds this one
+                program = words[0] if os.path.isabs(words[0]) else shutil.which(words[0], path=ws.env.get("PATH"))
+                if program and os.path.realpath(program) == real_cli:
                     wanted.append(command)
         assert wanted, f"{event}: no `{AGENT_SYNC} hook {kebab}` handler in settings.json; found {commands}"
 

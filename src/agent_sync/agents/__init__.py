@@ -4,8 +4,8 @@ agent-sync is installed into its configuration. No coordination rule lives here:
 
 A module here defines:
 
-* `NAME`, `TITLE` and `EVENTS`: (the event as the agent names it, the neutral kind, whether the agent takes
-  text into the model's context for it);
+* `NAME`, `TITLE` and `EVENTS`: tuples of (the `agent-sync hook` argument, the event as the agent names it,
+  the neutral kind, whether the agent takes text into the model's context for it, the tool matcher or None);
 * `parse(event, payload, environ) -> core.engine.Event | None` and `render(event, verdict) -> Out`.
 
 Hook processes import exactly one of these modules, lazily.
@@ -52,3 +52,24 @@ def json_out(obj: dict, code: int = 0, stderr: str = "") -> Out:
     import json
 
     return Out(code, json.dumps(obj, ensure_ascii=False), stderr)
+
+
+def event_table(events, aliases=()) -> dict:
+    """{loose event key: (agent's event name, neutral kind, takes context)} from an EVENTS table, plus
+    `aliases`: (another spelling the agent may use, the EVENTS name it stands for)."""
+    table = {}
+    for slug, name, kind, inject, _matcher in events:
+        table[event_key(slug)] = table[event_key(name)] = (name, kind, inject)
+    for alias, name in aliases:
+        table.setdefault(event_key(alias), table[event_key(name)])
+    return table
+
+
+def context_events(events) -> dict:
+    """{neutral kind: the agent's event name} for the events whose answer may carry context."""
+    return {kind: name for _slug, name, kind, inject, _matcher in events if inject}
+
+
+def mapping(value) -> dict:
+    """A payload field as a dict (an empty one for any other shape)."""
+    return value if isinstance(value, dict) else {}

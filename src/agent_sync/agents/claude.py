@@ -5,7 +5,7 @@ the reason on stderr (and as `permissionDecision: "deny"` JSON), context as `add
 a turn on `{"decision": "block"}` from Stop.
 """
 
-from agent_sync.agents import ALLOW, Out, json_out, text
+from agent_sync.agents import ALLOW, Out, context_events, event_key, event_table, json_out, text
 from agent_sync.core.engine import (
     BEAT,
     POST_TOOL,
@@ -38,9 +38,7 @@ EVENTS = (
     ("pre-compact", "PreCompact", BEAT, False, None),
     ("session-end", "SessionEnd", SESSION_END, False, None),
 )
-_BY_KEY = {}
-for _slug, _name, _kind, _inject, _matcher in EVENTS:
-    _BY_KEY[_slug.replace("-", "")] = _BY_KEY[_name.lower()] = (_name, _kind, _inject)
+_BY_KEY = event_table(EVENTS)
 
 
 def tool_call(tool, tool_input) -> ToolCall | None:
@@ -54,8 +52,29 @@ def tool_call(tool, tool_input) -> ToolCall | None:
     return None
 
 
+def foreign_client(payload: dict, environ) -> str | None:
+    """The agent that really runs a Claude Code hook, when it is not Claude Code: Cursor and Copilot CLI also
+    run the hooks of a project's `.claude/settings*.json`. Their hooks must speak for the same agent as the
+    hooks installed in their own format, and answer in their format."""
+    if not isinstance(payload, dict):
+        return None
+    session = payload.get("session_id")
+    if session and environ.get("CLAUDE_CODE_SESSION_ID") == session:
+        return None
+    if "cursor_version" in payload or "conversation_id" in payload or "workspace_roots" in payload:
+        return "cursor"
+    if environ.get("COPILOT_CLI") == "1" and ("timestamp" in payload or "sessionId" in payload):
+        return "copilot"
+    return None
+
+
 def parse(event: str, payload: dict, environ) -> Event | None:
-    found = _BY_KEY.get(event.replace("-", "").replace("_", "").lower())
+    foreign = foreign_client(payload, environ)
+    if foreign is not None:
+        from agent_sync.agents import load
+
+        return load(foreign).parse(event, payload, environ)
+    found = _BY_KEY.get(event_key(event))
     if found is None:
         return None
     name, kind, inject = found
@@ -64,10 +83,14 @@ def parse(event: str, payload: dict, environ) -> Event | None:
     return Event(kind, NAME, session=session, cwd=text(payload.get("cwd")), tool=tool, can_inject=inject)
 
 
-_CONTEXT_EVENT = {kind: name for _slug, name, kind, inject, _m in EVENTS if inject}
+_CONTEXT_EVENT = context_events(EVENTS)
 
 
 def render(event: Event, verdict) -> Out:
+    if event.client != NAME:
+        from agent_sync.agents import load
+
+        return load(event.client).render(event, verdict)
     if verdict.deny:
         decision = {"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny",
                                            "permissionDecisionReason": verdict.deny}}
