@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 
-PY = os.path.realpath(sys.executable)  # the real interpreter, never a pyenv shim
+PY = sys.executable  # this interpreter (a virtual environment stays one: its site-packages are what is measured)
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "agent-sync")  # the console script hooks run
 FLOOR = "python -I -c pass"
 SESSION = "0b5e55ed-4444-4e55-9a0b-7f6a2c1d9e04"
@@ -46,6 +46,29 @@ def byte_compile() -> str:
     directory = package_dir()
     subprocess.run([PY, "-m", "compileall", "-q", directory], check=True, env=clean_env())
     return directory
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def is_editable() -> bool:
+    """Whether `agent_sync` is imported from this checkout's `src` (an editable install) rather than a build."""
+    return package_dir().startswith(os.path.join(REPO, "src") + os.sep)
+
+
+def installed_build(keep: bool = False) -> str:
+    """A fresh virtual environment holding a regular (non-editable) install of this checkout, as pipx or
+    `uv tool install` would make it; returns the directory of its scripts (`python`, `agent-sync`)."""
+    home = tempfile.mkdtemp(prefix="agent-sync-bench-venv-")
+    if not keep:
+        atexit.register(shutil.rmtree, home, True)
+    subprocess.run([PY, "-m", "venv", home], check=True, env=clean_env())
+    bindir = os.path.join(home, "bin")
+    build = shutil.copytree(REPO, os.path.join(home, "checkout"),
+                            ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".venv*"))
+    subprocess.run([os.path.join(bindir, "python"), "-m", "pip", "install", "-q", "--no-deps", build], check=True,
+                   env=clean_env(), stdout=subprocess.DEVNULL)
+    return bindir
 
 
 def parse_args(description: str, runs: int = 30) -> argparse.Namespace:
@@ -90,11 +113,13 @@ def make_repo(prefix: str, keep: bool = False) -> str:
     return root
 
 
-def open_ctx(root: str, agent: str = "bench-seeder"):
-    """An in-process context for `root` as `agent`, without touching os.environ."""
+def open_ctx(root: str, agent: str = "bench-seeder", env: dict | None = None):
+    """An in-process context for `root` as `agent` (plus `env`: the store's settings), without touching
+    os.environ."""
     from agent_sync.core.context import open_context
 
     environ = {k: v for k, v in clean_env(agent).items()}
+    environ.update(env or {})
     return open_context(cwd=root, environ=environ)
 
 
@@ -119,31 +144,38 @@ def lock_targets(total: int = 1000, globs: int = 100, dirs: int = 50) -> list[tu
     return out
 
 
-def seed_locks(root: str, total: int = 1000, globs: int = 100, holders=HOLDERS, ttl: float = 7 * 86400) -> int:
-    """`total` live locks held round-robin by a few live agents, in one write transaction of the store API."""
+def seed_locks(root: str, total: int = 1000, globs: int = 100, holders=HOLDERS, ttl: float = 7 * 86400,
+               env: dict | None = None) -> int:
+    """`total` live locks held round-robin by a few live agents, in one write transaction of the store API
+    (of the store `env` selects; default the repository's SQLite file). Returns how many locks there are."""
     from agent_sync.targets import Target
 
-    ctx = open_ctx(root)
+    ctx = open_ctx(root, env=env)
     try:
         with ctx.store.write() as tx:
             for name in holders:
                 if tx.get_agent(name) is None:
-                    tx.insert_agent(name, name, client="bench")
-                tx.touch_agent(name)
+                    tx.insert_agent({"id": name, "name": name, "client": "bench", "created_at": tx.now,
+                                     "last_seen": tx.now})
             for n, (kind, key) in enumerate(lock_targets(total, globs)):
-                tx.put_lock(kind, key, Target(kind, key).base, holders[n % len(holders)], "exclusive",
-                            "bench", False, tx.now + ttl)
-            return tx.count_live_locks(ctx.live_cutoff(tx.now))
+                tx.put_lock({"kind": kind, "key": key, "base": Target(kind, key).base,
+                             "holder": holders[n % len(holders)], "mode": "exclusive", "reason": "bench",
+                             "lease": 0, "created_at": tx.now, "expires_at": tx.now + ttl})
+        with ctx.store.read() as tx:
+            return len(tx.locks())
     finally:
         ctx.store.close()
 
 
-def refresh_holders(root: str, holders=HOLDERS) -> None:
-    """Keep the seeded holders active (their locks stop holding once they go stale)."""
-    conn = sqlite3.connect(os.path.join(root, ".claude", "coordination", "state.sqlite"))
-    with conn:
-        conn.executemany("UPDATE agents SET last_seen = ? WHERE id = ?", [(time.time(), h) for h in holders])
-    conn.close()
+def refresh_holders(root: str, holders=HOLDERS, env: dict | None = None) -> None:
+    """Keep the seeded holders active (their locks stop holding once they go stale), through the store API."""
+    ctx = open_ctx(root, env=env)
+    try:
+        with ctx.store.write() as tx:
+            for name in holders:
+                tx.update_agent(name, last_seen=tx.now)
+    finally:
+        ctx.store.close()
 
 
 # -- timing ---------------------------------------------------------------------------------------------
@@ -152,9 +184,10 @@ class Case:
     """One measured command: argv, optional stdin, the agent it runs as, and the exit code it must give."""
 
     def __init__(self, label: str, argv: list[str], *, cwd: str | None = None, stdin: str | None = None,
-                 agent: str | None = None, expect: int = 0, check=None):
+                 agent: str | None = None, expect: int = 0, check=None, env: dict | None = None):
         self.label, self.argv, self.cwd, self.stdin = label, argv, cwd, stdin
         self.env = clean_env(agent)
+        self.env.update(env or {})  # the store's settings (AGENT_SYNC_DATABASE_URL, ...) for this case
         self.expect, self.check = expect, check
 
     def run_once(self) -> float:

@@ -3,6 +3,7 @@
 Imported as `from helpers import ...` (pytest puts this directory on sys.path for the test modules here).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -20,6 +21,32 @@ _SCRUB = ("CLAUDE_CODE_SESSION_ID", "CODEX_THREAD_ID", "GEMINI_SESSION_ID", "CLA
 # The store the current test runs on, as environment variables every process of the test gets (empty: the
 # embedded SQLite store). Set per test by the `store` fixture in conftest.py.
 STORE_ENV: dict[str, str] = {}
+
+
+def store_where(root) -> str:
+    """How the current test's store names itself (what `init` prints): the SQLite file of `root`, or the
+    PostgreSQL database and project of STORE_ENV."""
+    url = STORE_ENV.get("AGENT_SYNC_DATABASE_URL")
+    if not url:
+        return str(Path(root) / ".claude" / "coordination" / "state.sqlite")
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"PostgreSQL {parts.hostname}:{parts.port}/{parts.path.lstrip('/')}, project {STORE_ENV['AGENT_SYNC_PROJECT']}"
+
+
+@contextlib.contextmanager
+def hold_write_lock(root):
+    """Hold the store's write lock in this process, through the store API (BEGIN IMMEDIATE on SQLite, the
+    project's advisory lock on PostgreSQL), until the block ends."""
+    from agent_sync.core.context import open_context
+
+    ctx = open_context(cwd=str(root))
+    try:
+        with ctx.store.write():
+            yield
+    finally:
+        ctx.close()
 
 
 def make_repo(path: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from agent_sync.core import locks, presence
 from agent_sync.identity import session_agent_id
 from agent_sync.store.sqlite import SCHEMA_VERSION
-from helpers import Cli, Clock, assert_one_line_error, drop_file_privileges, run_unprivileged
+from helpers import Cli, Clock, assert_one_line_error, drop_file_privileges, run_unprivileged, store_where
 
 SESSION = "7d1f0c2a-3b4c-4d5e-8f90-a1b2c3d4e5f6"
 
@@ -29,16 +29,16 @@ def git(cli, *args, cwd=None):
 
 # -- init and path ----------------------------------------------------------------------------------------
 
-def test_init_creates_the_database_and_a_gitignore_that_keeps_the_state_out_of_git(cli):
+def test_init_creates_the_database_and_a_gitignore_that_keeps_the_state_out_of_git(cli, store):
     result = cli.ok("init", agent="alice")
-    assert result.out == f"agent-sync state ready at {cli.db}\n"
-    assert cli.db.is_file()
+    assert result.out == f"agent-sync state ready at {store_where(cli.root)}\n"
+    assert cli.db.is_file() == (store == "sqlite")
     ignore = cli.root / ".claude" / "coordination" / ".gitignore"
     assert "*" in ignore.read_text().splitlines()
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=cli.root,
                             capture_output=True, text=True, check=True).stdout
     assert ".claude" not in status
-    assert cli.json("init") == {"path": str(cli.db), "schema_version": SCHEMA_VERSION}
+    assert cli.json("init") == {"path": store_where(cli.root), "schema_version": SCHEMA_VERSION}
 
 
 def test_init_twice_keeps_the_state(cli):
@@ -47,9 +47,10 @@ def test_init_twice_keeps_the_state(cli):
     assert cli.json("whoami", agent="fe")["name"] == "frontend"
 
 
-def test_every_command_creates_the_state_on_first_use(cli):
+def test_every_command_creates_the_state_on_first_use(cli, store):
     assert cli.ok("locks").out == "no live locks\n"
-    assert cli.db.is_file()
+    assert cli.db.parent.is_dir()  # the clone's own files (hook spool, logs) live there on every store
+    assert cli.db.is_file() == (store == "sqlite")
 
 
 def test_concurrent_first_use_by_several_processes_all_succeed(cli):
@@ -60,6 +61,7 @@ def test_concurrent_first_use_by_several_processes_all_succeed(cli):
     assert names == ["agent0", "agent1", "agent2", "agent3"]
 
 
+@pytest.mark.sqlite_only  # the SQLite file (test_postgres.py: the server and project)
 def test_path_prints_the_state_file_from_anywhere_in_the_repository_without_creating_it(cli):
     assert cli.ok("path").out == f"{cli.db}\n"
     deep = cli.root / "src" / "deep" / "er"
@@ -69,6 +71,7 @@ def test_path_prints_the_state_file_from_anywhere_in_the_repository_without_crea
     assert not (cli.root / ".claude").exists()
 
 
+@pytest.mark.sqlite_only  # where the SQLite file goes
 def test_agent_sync_root_overrides_the_repository(cli, tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
@@ -141,10 +144,11 @@ def test_a_bad_setting_in_the_environment_names_the_variable(cli):
               expect=("environment AGENT_SYNC_STALE_MINUTES", "must be float"))
 
 
-def test_database_url_is_refused_until_a_second_store_exists(cli):
-    (cli.root / ".agent-sync.toml").write_text('database_url = "postgresql://db/x"\n')
-    assert cli.json("config")["database_url"]["value"] == "postgresql://db/x"
-    cli.error(1, "status", expect=("database_url", "only the embedded SQLite store"))
+def test_a_database_url_that_is_not_postgresql_is_refused_in_one_line(cli):
+    env = {"AGENT_SYNC_DATABASE_URL": "mysql://db/x"}
+    assert cli.json("config", env=env)["database_url"]["value"] == "mysql://db/x"
+    cli.error(1, "status", env=env, expect=("database_url", "environment AGENT_SYNC_DATABASE_URL",
+                                            "must be a postgresql:// URL"))
 
 
 # -- identity ---------------------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ def worktree(cli, tmp_path):
 
 
 def test_a_linked_worktree_shares_the_main_repositorys_state(cli, worktree):
-    assert cli.ok("path", cwd=worktree).out == f"{cli.db}\n"
+    assert cli.ok("path", cwd=worktree).out == cli.ok("path").out
     cli.ok("register", "--name", "in-worktree", agent="w", cwd=worktree)
     cli.ok("lock", "--resource", "db-migrations", "--reason", "migrating", agent="w", cwd=worktree)
     assert not (worktree / ".claude").exists()
@@ -302,23 +306,29 @@ def test_paths_inside_a_linked_worktree_can_be_locked(cli, worktree):
 
 
 # -- unusable databases -----------------------------------------------------------------------------------
+# The SQLite file itself: its bytes, its permissions, its directory (test_postgres.py has the server's
+# failures: unreachable, refused, a wrong password, a newer schema).
+sqlite_file = pytest.mark.sqlite_only
 
 def _write_state(cli, data: bytes):
     cli.db.parent.mkdir(parents=True, exist_ok=True)
     cli.db.write_bytes(data)
 
 
+@sqlite_file
 @pytest.mark.parametrize("command", [["status"], ["lock", "README.md"], ["init"]])
 def test_a_file_that_is_not_a_database_is_one_line_naming_it(cli, command):
     _write_state(cli, bytes(range(256)) * 20)
     cli.error(1, *command, expect=(str(cli.db), "not a usable agent-sync database", "move it aside"))
 
 
+@sqlite_file
 def test_a_text_file_in_place_of_the_database(cli):
     _write_state(cli, b"these are my notes, not a database\n" * 10)
     cli.error(1, "tasks", expect=(str(cli.db), "not a usable agent-sync database"))
 
 
+@sqlite_file
 def test_a_corrupt_database_is_one_line_naming_it(cli):
     cli.ok("register", "--name", "before")
     data = bytearray(cli.db.read_bytes())
@@ -329,6 +339,7 @@ def test_a_corrupt_database_is_one_line_naming_it(cli):
     cli.error(1, "status", expect=(str(cli.db), "not a usable agent-sync database"))
 
 
+@sqlite_file
 def test_a_newer_schema_is_refused_with_the_fix(cli):
     cli.ok("init")
     conn = sqlite3.connect(cli.db)
@@ -340,6 +351,7 @@ def test_a_newer_schema_is_refused_with_the_fix(cli):
     cli.error(1, "init", expect=("schema version 999",))
 
 
+@sqlite_file
 @pytest.mark.parametrize("kind", ["zero bytes", "empty v0 database"])
 def test_an_old_empty_database_is_upgraded(cli, kind):
     cli.db.parent.mkdir(parents=True)
@@ -365,6 +377,7 @@ needs_privilege_drop = pytest.mark.skipif(drop_file_privileges() is None,
                                           reason="cannot make file permissions apply to this user")
 
 
+@sqlite_file
 @needs_privilege_drop
 def test_a_read_only_database_is_one_line_naming_it(cli):
     cli.ok("register", "--name", "writer")
@@ -376,6 +389,7 @@ def test_a_read_only_database_is_one_line_naming_it(cli):
         cli.db.chmod(0o644)
 
 
+@sqlite_file
 @needs_privilege_drop
 @pytest.mark.parametrize("case", ["state directory read-only", "repository root read-only",
                                   "state directory is a file"])
@@ -401,6 +415,7 @@ def test_an_unusable_state_directory_is_one_line_naming_it(cli, case):
     assert not (cli.root / "error.log").exists()
 
 
+@sqlite_file
 def test_no_command_prints_a_traceback_for_an_unusable_database(cli):
     _write_state(cli, b"\x00" * 4096)
     for command in (["whoami"], ["send", "--to", "all", "-m", "x"], ["create-task", "t"], ["inbox"]):
@@ -416,6 +431,6 @@ def test_python_dash_m_and_the_console_script_agree(cli):
     if not script.exists():
         pytest.skip("no console script installed next to this interpreter")
     out = subprocess.run([str(script), "path"], cwd=cli.root, env=cli.env("x"), capture_output=True, text=True)
-    assert out.returncode == 0 and out.stdout == f"{cli.db}\n"
+    assert out.returncode == 0 and out.stdout == cli.ok("path").out  # the console script runs python -m's code
     version = subprocess.run([sys.executable, "-m", "agent_sync", "--version"], capture_output=True, text=True)
     assert version.stdout.startswith("agent-sync ")

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.one_store  # lint: no store opened
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from agent_sync.shell import analyze_bash, patch_paths
 
+pytestmark = pytest.mark.one_store  # pure patch parsing: no store opened
+
 PATCH = """*** Begin Patch
 *** Update File: src/app.py
 @@ def main():

@@ -2,7 +2,11 @@
 
 import pathlib
 
+import pytest
+
 from agent_sync.cli import reference
+
+pytestmark = pytest.mark.one_store  # the generated reference: no store opened
 
 DOC = pathlib.Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 

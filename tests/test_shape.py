@@ -114,6 +114,9 @@ ALLOWED = {"agent_sync", "agent_sync.core", "agent_sync.cli", "agent_sync.hooks"
            "agent_sync.targets", "agent_sync.text", "agent_sync.store", "agent_sync.store.sqlite"}
 ALLOWED_PREFIXES = ("agent_sync.core.", "agent_sync.shell")
 FORBIDDEN = ("agent_sync.core.operations", "agent_sync.cli.app", "agent_sync.render", "agent_sync.install")
+# On the PostgreSQL store the hook path also loads that store and psycopg (what the `postgres` extra installs).
+POSTGRES_MODULES = {"agent_sync.store.postgres"}
+POSTGRES_PACKAGES = ("psycopg", "psycopg_binary", "typing_extensions", "cython_runtime", "_cython_", "_sysconfigdata_")
 
 
 def _baseline(tmp_path) -> set[str]:
@@ -130,7 +133,8 @@ def _baseline(tmp_path) -> set[str]:
     (["user-prompt-submit"], {"prompt": "hi"}),
     (["stop"], {"stop_hook_active": False}),
 ])
-def test_the_hook_path_imports_only_the_standard_library_the_core_and_its_adapter(repo, tmp_path, argv, payload):
+def test_the_hook_path_imports_only_the_standard_library_the_core_and_its_adapter(repo, tmp_path, argv, payload,
+                                                                                   store):
     baseline = _baseline(tmp_path)
     out = tmp_path / "modules.json"
     body = dict({"session_id": "s-1", "cwd": str(repo), "hook_event_name": "x"}, **payload)
@@ -142,6 +146,11 @@ def test_the_hook_path_imports_only_the_standard_library_the_core_and_its_adapte
     loaded = set(json.loads(out.read_text())) - baseline
     ours = {m for m in loaded if m == "agent_sync" or m.startswith("agent_sync.")}
     assert not [m for m in ours if m.startswith(FORBIDDEN)], ours
-    assert [m for m in ours if m not in ALLOWED and not m.startswith(ALLOWED_PREFIXES)] == []
+    allowed = ALLOWED | POSTGRES_MODULES if store == "postgresql" else ALLOWED
+    assert [m for m in ours if m not in allowed and not m.startswith(ALLOWED_PREFIXES)] == []
     stdlib = sys.stdlib_module_names
-    assert [m for m in loaded - ours if m.split(".")[0].lstrip("_") not in stdlib and m.split(".")[0] not in stdlib] == []
+    foreign = [m for m in loaded - ours if m.split(".")[0].lstrip("_") not in stdlib and m.split(".")[0] not in stdlib]
+    if store == "postgresql":
+        assert "psycopg" in foreign
+        foreign = [m for m in foreign if not m.startswith(POSTGRES_PACKAGES)]
+    assert foreign == []

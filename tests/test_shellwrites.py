@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from agent_sync.shell import ShellAnalysis, analyze_bash, analyze_powershell
 
+pytestmark = pytest.mark.one_store  # pure shell parsing: no store opened
+
 # (command, expected writes, expected destructive kinds, expected maybe_branch_switch)
 WRITES = [
     # redirections

@@ -21,6 +21,8 @@ from agent_sync.targets import (
     relpath_in_repo,
 )
 
+pytestmark = pytest.mark.one_store  # pure path logic: no store opened
+
 
 def F(key: str) -> Target:
     return Target("file", key)

@@ -21,8 +21,10 @@ SPECS: dict[str, Spec] = {
     "edit_policy": Spec(str, "auto", "advisory | auto | strict: what an edit without a lock does", EDIT_POLICIES),
     "broadcast_hours": Spec(float, 24.0, "how far back a newly joined agent still receives broadcasts", minimum=0),
     "hook_busy_ms": Spec(int, 250, "how long a hook waits for the database write lock before skipping", minimum=0),
-    "busy_timeout_seconds": Spec(float, 30.0, "how long a command waits for the database write lock", minimum=0),
-    "database_url": Spec(str, "", "empty for the embedded SQLite store"),
+    "busy_timeout_seconds": Spec(float, 10.0, "how long a command waits for the database write lock", minimum=0),
+    "database_url": Spec(str, "", "empty for the embedded SQLite store; postgresql://USER@HOST:PORT/DATABASE for a "
+                         "PostgreSQL server every clone shares (the password belongs in PGPASSFILE)"),
+    "project": Spec(str, "", "the id every clone of this repository shares in a PostgreSQL database (commit it)"),
 }
 
 
@@ -38,6 +40,23 @@ class Settings:
             return self.__dict__["values"][name]
         except KeyError:
             raise AttributeError(name) from None
+
+
+def shown(key: str, value):
+    """A setting's value as it may be printed: database_url with any password in it replaced by ***."""
+    if key != "database_url" or not isinstance(value, str) or "://" not in value:
+        return value
+    if "password=" in value:  # postgresql://host/db?password=...
+        import re
+
+        value = re.sub(r"(password=)[^&]*", r"\1***", value)
+    scheme, rest = value.split("://", 1)
+    if "@" not in rest:
+        return value
+    userinfo, place = rest.rsplit("@", 1)  # whatever precedes the last @ may hold the password
+    if ":" not in userinfo and "/" not in userinfo:
+        return value
+    return f"{scheme}://{userinfo.split(':', 1)[0].split('/', 1)[0]}:***@{place}"
 
 
 def _coerce(key: str, raw, where: str) -> object:
