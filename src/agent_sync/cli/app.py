@@ -75,7 +75,9 @@ def _add_param(parser: argparse.ArgumentParser, param: ops.Param) -> None:
     parser.add_argument(*flags, dest=param.name, **{k: v for k, v in kwargs.items() if v is not None})
 
 
-def build_parser(operations=None) -> Parser:
+def build_parser(operations=None, only: str | None = None) -> Parser:
+    """The whole parser; with `only`, just that command's subparser (building all ~45 costs a command
+    about as much as its own work)."""
     from agent_sync.cli import commands
 
     common = argparse.ArgumentParser(add_help=False)
@@ -83,7 +85,10 @@ def build_parser(operations=None) -> Parser:
     parser = Parser(prog="agent-sync", description="Coordinate several AI coding agents working in one repository.")
     parser.add_argument("--version", action="version", version=f"agent-sync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for op in list(operations or ops.catalog()) + commands.front_end():
+    declared = list(operations or ops.catalog()) + commands.front_end()
+    if any(op.name == only for op in declared):
+        declared = [op for op in declared if op.name == only]
+    for op in declared:
         parents = [common] if op.text is not None else []  # front-end commands declare their own --json
         p = sub.add_parser(op.name, help=op.help, description=op.description, parents=parents)
         for param in op.params:
@@ -115,10 +120,14 @@ def _bare_flags(argv: list[str], op: ops.Operation) -> list[str]:
     return out
 
 
+def parser_commands(parser: Parser) -> dict:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
 def _parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
     """Parse a command's own flags intermixed with its targets (`lock a.py --reason x b.py`), which plain
     argparse refuses once a positional list has been consumed."""
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    commands = parser_commands(parser)
     if argv and argv[0] in commands and argv[0] != "hook":
         command = commands[argv[0]]
         op = command.get_default("operation")
@@ -211,7 +220,7 @@ def run(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        parser = build_parser()
+        parser = build_parser(only=argv[0] if argv else None)
         args = _parse(parser, argv)
         op = getattr(args, "operation", None)
         if op is None:

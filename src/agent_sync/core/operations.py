@@ -8,6 +8,7 @@ line: no front end validates or renders on its own. `invoke` is how every front 
 from agent_sync.errors import UsageError
 
 MAX_INT = 2**63 - 1  # the stores' integers
+MAX_VALUES = 1000  # values of one list parameter
 DEFAULT_WAIT_SECONDS = 300.0
 
 
@@ -45,15 +46,17 @@ class Operation:
     the result in words; `wrap` names the key the CLI's --json puts a list under. `presence`: "beat" (the
     operation registers and refreshes the caller, inside its own transaction), "glance" (a read: an agent
     caller beats if the database is free this instant; a person at a shell never registers), "none". `context`: False for
-    operations that need no store. `agent`: offered to agents over MCP."""
+    operations that need no store. `agent`: offered to agents over MCP. `mcp_help`: the tool's description there
+    when it must differ from `help` (no CLI flag spelling; units the schema cannot say)."""
 
     __slots__ = ("name", "help", "params", "run", "text", "wrap", "presence", "context", "agent", "group",
-                 "description")
+                 "description", "mcp_help")
 
     def __init__(self, name: str, help: str, params=(), *, run, text=None, wrap: str | None = None,
                  presence: str = "beat", context: bool = True, agent: bool = True, group: str = "",
-                 description: str | None = None):
+                 description: str | None = None, mcp_help: str | None = None):
         self.name, self.help, self.params, self.run, self.text = name, help, list(params), run, text
+        self.mcp_help = mcp_help
         self.wrap, self.presence, self.context, self.agent, self.group = wrap, presence, context, agent, group
         self.description = description or help
 
@@ -121,7 +124,7 @@ def _one(param: Param, value, label: str):
             value.encode("utf-8")
         except UnicodeEncodeError:
             shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-            raise UsageError(f"{label} is not valid UTF-8 text: {shown!r}") from None
+            raise UsageError(f"{label} is not valid UTF-8 text: '{shown}'") from None
         if "\x00" in value:
             raise UsageError(f"{label} must not contain NUL bytes")
         if param.max_length is not None and len(value) > param.max_length:
@@ -161,15 +164,16 @@ def range_text(param: Param) -> str:
 
 def validate(op: Operation, values: dict, *, style: str = "cli") -> Args:
     """The operation's parameters checked and converted: unknown names, missing required ones, types, limits
-    and choices are refused with a one-line UsageError naming the parameter as the front end shows it."""
-    names = {p.name for p in op.params}
+    and choices are refused with a one-line UsageError naming the parameter as the front end shows it.
+    `style="mcp"`: an agent's call, which may pass only the parameters offered to agents (`Param.agent`)."""
+    names = {p.name for p in op.params if style == "cli" or p.agent}
     unknown = sorted(set(values) - names)
     if unknown:
         raise UsageError(f"{op.name} takes no parameter {unknown[0]!r} (it takes: {', '.join(sorted(names)) or 'none'})")
     out = {}
     for param in op.params:
         label = param.label() if style == "cli" else param.name
-        value = values.get(param.name)
+        value = values.get(param.name) if param.name in names else None
         if value is None or (param.many and value == []):
             if param.required:
                 raise UsageError(f"{op.name} needs {label}")
@@ -181,8 +185,8 @@ def validate(op: Operation, values: dict, *, style: str = "cli") -> Args:
                 value = [value]
             if not isinstance(value, list | tuple):
                 raise UsageError(f"{label} must be a list, got {type(value).__name__}")
-            if len(value) > 1000:
-                raise UsageError(f"{label}: at most 1000 values, got {len(value)}")
+            if len(value) > MAX_VALUES:
+                raise UsageError(f"{label}: at most {MAX_VALUES} values, got {len(value)}")
             out[param.name] = [_one(param, v, label) for v in value]
         else:
             out[param.name] = _one(param, value, label)
@@ -202,14 +206,14 @@ def invoke(op: Operation, args: Args, ctx=None):
 
 def glance(ctx) -> None:
     """A read's heartbeat: only for an agent (a person looking from a shell is not one), only when the
-    database is free this instant; it never makes the read wait or fail."""
+    database is free within the hooks' short wait; it never makes the read wait longer or fail."""
     from agent_sync.core import presence
     from agent_sync.errors import AgentSyncError
 
     if not presence.is_agent_caller(ctx):
         return
     try:
-        with ctx.store.write(wait=0) as tx:
+        with ctx.store.write(wait=ctx.settings.hook_busy_ms / 1000) as tx:
             presence.ensure_agent(tx, ctx)
     except AgentSyncError:
         pass
@@ -256,9 +260,9 @@ def _catalog() -> list[Operation]:
     journal, locks, messages, presence, tasks = _limits()
     task_ref = Param("task", "str", "a task id (7 or #7) or its title", required=True, positional=True, what="task",
                      max_length=tasks.MAX_TITLE + 10)
-    force = Param("force", "bool", "act even on another active agent's task")
+    force = Param("force", "bool", "act even on another active agent's task", agent=False)
     targets = Param("targets", "str", "files, directories (dir/) or globs ('src/**/*.ts')", many=True,
-                    positional=True, metavar="TARGET", max_length=4096)
+                    positional=True, metavar="TARGET", max_length=4096, what="path")
     resources = Param("resource", "str", "a named resource, not a path (repeatable)", many=True, metavar="KEY",
                       max_length=locks.MAX_RESOURCE, what="resource name")
     ttl = Param("ttl", "float", f"minutes until the lock expires (default 60, at most {locks.MAX_TTL_MINUTES})",
@@ -278,6 +282,7 @@ def _catalog() -> list[Operation]:
         Operation("config", "show each effective setting and where it came from", presence="none", context=False,
                   run=lambda ctx, args: _config(), text=_r("config"), agent=False, group="state"),
         Operation("whoami", "show this agent's id and where it came from", presence="glance",
+                  mcp_help="this agent's id and where it came from",
                   run=_call("presence", "whoami"), text=_r("whoami"), group="presence"),
         Operation("register", "name this agent (and give it a role)", [
             Param("name", "str", "a name other agents can address", required=True, max_length=presence.MAX_NAME,
@@ -286,7 +291,7 @@ def _catalog() -> list[Operation]:
                   max_length=presence.MAX_ROLE, what="role"),
         ], run=_call("presence", "register", name="name", role="role"), text=_r("registered"), group="presence"),
         Operation("heartbeat", "mark this agent active now", run=_call("presence", "heartbeat"),
-                  text=_r("heartbeat"), group="presence"),
+                  text=_r("heartbeat"), group="presence", agent=False),  # every MCP call beats
         Operation("status", "agents, tasks, locks, messages and recent activity", [
             Param("compact", "bool", "the short brief injected into an agent's context"),
         ], presence="glance", run=_status, text=_r("status"), group="presence"),
@@ -302,19 +307,22 @@ def _catalog() -> list[Operation]:
             Param("reason", "str", "why, shown to whoever it blocks", default="", max_length=locks.MAX_REASON,
                   what="reason"),
             ttl, wait,
-        ], run=_lock, text=_r("locked"), wrap="locks", group="locks"),
+        ], run=_lock, text=_r("locked"), wrap="locks", group="locks",
+            mcp_help="lock files, dirs, globs or named resources, all or none; ttl in minutes; wait: seconds to "
+                     "queue (FIFO)"),
         Operation("unlock", "release locks (owner only, unless --force)", [
             targets, resources,
             Param("all", "bool", "release every lock you hold"),
-            Param("force", "bool", "break another agent's lock (it is told)"),
+            Param("force", "bool", "break another agent's lock (it is told)", agent=False),
         ], run=_call("locks", "unlock", raw_targets="targets", resources="resource", everything="all",
-                     force="force"), text=_r("unlocked"), wrap="unlocked", group="locks"),
+                     force="force"), text=_r("unlocked"), wrap="unlocked", group="locks",
+            mcp_help="release your locks"),
         Operation("renew", "extend locks you still hold", [
             targets, resources, Param("all", "bool", "renew every lock you hold"), ttl,
         ], run=_call("locks", "renew", raw_targets="targets", resources="resource", everything="all",
                      ttl_minutes="ttl"), text=_r("renewed"), wrap="locks", group="locks"),
         Operation("locks", "list live locks and who waits for them", [
-            Param("all", "bool", "include expired locks and those of inactive holders"),
+            Param("all", "bool", "include expired locks and those of inactive holders", agent=False),
         ], presence="glance", run=_call("locks", "overview", include_all="all"), text=_r("locks"),
             group="locks"),
         # tasks
@@ -334,23 +342,25 @@ def _catalog() -> list[Operation]:
             task_ref, Param("dependency", "str", "the task to finish first", required=True, positional=True,
                             max_length=tasks.MAX_TITLE + 10),
         ], run=_call("tasks", "add_dependency", ref="task", dep_ref="dependency"), text=_r("dependency"),
-            group="tasks"),
+            group="tasks", agent=False),
         Operation("tasks", "list tasks (in progress, open, blocked, done; higher priority first)", [
             Param("status", "str", "only tasks with this status", choices=list(tasks.STATUSES)),
         ], presence="glance", run=_call("tasks", "list_tasks", statuses=lambda a: [a.status] if a.status else None),
-            text=_r("tasks"), wrap="tasks", group="tasks"),
+            text=_r("tasks"), wrap="tasks", group="tasks", mcp_help="list tasks, highest priority first"),
         Operation("task", "show one task", [task_ref], presence="glance", run=_call("tasks", "show", ref="task"),
                   text=_r("task_detail"), group="tasks"),
         Operation("claim-task", "claim a task by id or title", [
             task_ref, Param("lock", "bool", "also lock the task's files (all or nothing)"),
-            Param("force", "bool", "take it even from an active owner or before its dependencies"),
+            Param("force", "bool", "take it even from an active owner or before its dependencies", agent=False),
         ], run=_call("tasks", "claim", ref="task", lock_files="lock", force="force"), text=_r("claimed"),
-            group="tasks"),
+            group="tasks", mcp_help="claim a task by id or title; lock: also lock its files"),
         Operation("claim-next", "claim the highest-priority ready task", [
             Param("lock", "bool", "also lock its files; tasks whose files others hold are skipped"),
-        ], run=_call("tasks", "claim_next", lock_files="lock"), text=_r("claimed"), group="tasks"),
+        ], run=_call("tasks", "claim_next", lock_files="lock"), text=_r("claimed"), group="tasks",
+            mcp_help="claim the highest-priority ready task; lock: also lock its files"),
         Operation("complete-task", "mark a task done (its --lock locks are released)", [task_ref, force],
-                  run=_call("tasks", "complete", ref="task", force="force"), text=_r("completed"), group="tasks"),
+                  run=_call("tasks", "complete", ref="task", force="force"), text=_r("completed"), group="tasks",
+                  mcp_help="mark a task done"),
         Operation("block-task", "mark a task blocked", [
             task_ref, Param("reason", "str", "what it waits for", required=True, max_length=tasks.MAX_BLOCK_REASON,
                             what="reason"),
@@ -359,11 +369,12 @@ def _catalog() -> list[Operation]:
             group="tasks"),
         Operation("release-task", "give a task back to the board (its --lock locks are released)",
                   [task_ref, force], run=_call("tasks", "release", ref="task", force="force"),
-                  text=_r("task_changed"), group="tasks"),
+                  text=_r("task_changed"), group="tasks", mcp_help="give a task back to the board"),
         Operation("cancel-task", "cancel a task (its --lock locks are released)", [task_ref, force],
-                  run=_call("tasks", "cancel", ref="task", force="force"), text=_r("task_changed"), group="tasks"),
+                  run=_call("tasks", "cancel", ref="task", force="force"), text=_r("task_changed"), group="tasks",
+                  agent=False),
         Operation("reopen-task", "reopen a done, cancelled or blocked task", [task_ref],
-                  run=_call("tasks", "reopen", ref="task"), text=_r("task_changed"), group="tasks"),
+                  run=_call("tasks", "reopen", ref="task"), text=_r("task_changed"), group="tasks", agent=False),
         # messages
         Operation("send", "send a message to an agent (id or name), a role, or all", [
             Param("to", "str", "an agent id or name, a role, or all (id:, name:, role: say which)", required=True,
@@ -374,14 +385,29 @@ def _catalog() -> list[Operation]:
             Param("urgent", "bool", "the recipient's turn is held until it has seen it"),
         ], run=_call("messages", "send", to="to", body="message", reply_to="reply_to", urgent="urgent"),
             text=_r("sent"), group="messages"),
+        Operation("directive", "a message every agent it reaches must react to before its turn ends", [
+            Param("to", "str", "all (every active agent), a role (its active agents), or one agent (id or name)",
+                  required=True, max_length=messages.MAX_RECIPIENT, what="recipient"),
+            Param("message", "str", "the text", required=True, short="-m", max_length=messages.MAX_BODY,
+                  what="message"),
+        ], run=_call("messages", "directive", to="to", body="message"), text=_r("directed"), agent=False,
+            group="messages",
+            description="send a directive: one directed, urgent copy to each agent it reaches (all: every "
+                        "active agent), so each agent's Stop hook holds its turn until it has seen it"),
+        Operation("messages", "recent messages between all agents (oldest first)", [
+            Param("limit", "int", "at most this many (newest; default 20)", default=20, minimum=1,
+                  maximum=journal.MAX_LIMIT),
+        ], presence="glance", run=_call("messages", "recent", limit="limit"), text=_r("messages"),
+            wrap="messages", agent=False, group="messages"),
         Operation("inbox", "unread messages addressed to you", [
             Param("all", "bool", "read ones too"),
             Param("wait", "float", "block until a message arrives, up to SEC seconds", metavar="SEC", minimum=0,
                   maximum=7 * 86400),
         ], run=_call("messages", "inbox", include_all="all", wait="wait"), text=_r("inbox"), wrap="messages",
-            group="messages"),
+            group="messages", mcp_help="unread messages for you; wait: seconds to block for one"),
         Operation("read-message", "show a message and mark it read", [message_id],
-                  run=_call("messages", "read_message", message_id="id"), text=_r("one_message"), group="messages"),
+                  run=_call("messages", "read_message", message_id="id"), text=_r("one_message"), group="messages",
+                  agent=False),
         Operation("ack", "acknowledge a message", [message_id], run=_call("messages", "ack", message_id="id"),
                   text=_r("acked"), group="messages"),
         Operation("thread", "show the conversation a message belongs to", [message_id], presence="glance",
@@ -394,7 +420,7 @@ def _catalog() -> list[Operation]:
         ], run=_call("journal", "decide", text="text"), text=_r("decided"), group="journal"),
         Operation("decisions", "list decisions", [limit], presence="glance",
                   run=_call("journal", "decisions", limit="limit"), text=_r("decisions"), wrap="decisions",
-                  group="journal"),
+                  group="journal", agent=False),
         Operation("log", "append an entry to the activity log", [
             Param("text", "str", "the entry", positional=True, max_length=journal.MAX_TEXT, agent=False,
                   what="message"),
@@ -410,7 +436,8 @@ def _catalog() -> list[Operation]:
             Param("limit", "int", "at most this many (newest; default 50)", default=50, minimum=1,
                   maximum=journal.MAX_LIMIT),
         ], presence="glance", run=_call("journal", "activity", since="since", agent="agent", file="file",
-                                        limit="limit"), text=_r("activity"), wrap="activity", group="journal"),
+                                        limit="limit"), text=_r("activity"), wrap="activity", group="journal",
+            agent=False),
         Operation("append", "append to a shared file atomically, under a lock", [
             Param("file", "str", "the file", required=True, positional=True, max_length=4096),
             Param("content", "str", "the text (default: read stdin)"),
@@ -423,19 +450,26 @@ def _catalog() -> list[Operation]:
 
 
 def _path() -> dict:
+    """The SQLite file, or on the PostgreSQL store the server (password hidden) and the project."""
     from agent_sync import paths
+    from agent_sync.config import load_settings, shown
 
     root = paths.find_root()
+    settings = load_settings(root)
+    if settings.database_url:
+        return {"root": root, "state": f"{shown('database_url', settings.database_url)} (project "
+                                       f"{settings.project or '(not set)'})"}
     return {"root": root, "state": paths.db_path(root)}
 
 
 def _config() -> dict:
     from agent_sync import paths
-    from agent_sync.config import SPECS, load_settings
+    from agent_sync.config import SPECS, load_settings, shown
 
     root = paths.find_root()
     settings = load_settings(root)
-    return {k: {"value": settings.values[k], "source": settings.sources[k], "help": SPECS[k].help} for k in SPECS}
+    return {k: {"value": shown(k, settings.values[k]), "source": settings.sources[k], "help": SPECS[k].help}
+            for k in SPECS}
 
 
 def _status(ctx, args):
