@@ -4,12 +4,13 @@ path imports the standard library, the core and the one adapter it needs, nothin
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from agent_sync.cli import app
 from agent_sync.core import operations as ops
-from helpers import agent_env
+from helpers import agent_env, run_cli
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ finally:
 # The agent_sync modules a Claude Code hook may load: the core, the store, the hook front end, Claude's adapter.
 ALLOWED = {"agent_sync", "agent_sync.core", "agent_sync.cli", "agent_sync.hooks", "agent_sync.agents", "agent_sync.agents.claude",
            "agent_sync.config", "agent_sync.errors", "agent_sync.identity", "agent_sync.paths", "agent_sync.process",
-           "agent_sync.targets", "agent_sync.text", "agent_sync.store", "agent_sync.store.sqlite"}
+           "agent_sync.targets", "agent_sync.text", "agent_sync.store", "agent_sync.store.sqlite", "agent_sync.jsonwire"}
 ALLOWED_PREFIXES = ("agent_sync.core.", "agent_sync.shell")
 FORBIDDEN = ("agent_sync.core.operations", "agent_sync.cli.app", "agent_sync.render", "agent_sync.install")
 # On the PostgreSQL store the hook path also loads that store and psycopg (what the `postgres` extra installs).
@@ -154,3 +155,34 @@ def test_the_hook_path_imports_only_the_standard_library_the_core_and_its_adapte
         assert "psycopg" in foreign
         foreign = [m for m in foreign if not m.startswith(POSTGRES_PACKAGES)]
     assert foreign == []
+
+
+HEAVY_PROBE = """
+import sys
+sys.path.insert(0, {src!r})
+from agent_sync.cli import main
+main(["hook", "pre-tool-use"])
+sys.stdout.flush()
+sys.stderr.write("MODULES " + " ".join(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's client library brings its own
+def test_an_edit_hook_never_imports_json_re_or_the_sqlite3_wrapper(repo, tmp_path):
+    """`json` and `re` (with `enum`) cost a hook process about half of a bare interpreter start, and
+    `sqlite3` adds `datetime` around the C module: the hook path does without them (jsonwire, _sqlite3).
+    `-S` keeps site's .pth files from importing anything first."""
+    import agent_sync
+
+    src = str(Path(agent_sync.__file__).resolve().parent.parent)
+    body = {"session_id": "s-1", "cwd": str(repo), "hook_event_name": "PreToolUse", "tool_name": "Edit",
+            "tool_input": {"file_path": str(repo / "src" / "app.py"), "old_string": "x", "new_string": "y"}}
+    run_cli(repo, "lock", "docs/**/*.md", agent="other")  # a glob to match: no re for that either
+    result = subprocess.run([sys.executable, "-S", "-X", "importtime", "-c", HEAVY_PROBE.format(src=src)], cwd=repo, env=agent_env(),
+                            input=json.dumps(body), capture_output=True, text=True, timeout=60)
+    assert result.stdout == "", result  # allowed
+    modules = set(result.stderr.split("MODULES ", 1)[1].split())
+    assert "agent_sync.core.guard" in modules  # it did decide
+    imports = [line.split("|")[2].rstrip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    heavy = {"json", "re", "enum", "sqlite3", "datetime"} & modules
+    assert heavy == set(), "\n".join(imports)  # the import tree says who brought them in

@@ -19,13 +19,12 @@ POSIX, segments joined by "/", no empty, "." or ".." segment, no leading or trai
 
 ``overlap`` is exact: both targets are turned into small automata over characters whose edges
 are labelled with character sets (sorted code-point intervals), and the product automaton is
-searched for a common canonical path. ``covers`` on a glob is one cached, anchored regex.
+searched for a common canonical path. ``covers`` on a glob matches segment by segment.
 
 Imported on the hook path: keep the imports to light stdlib modules.
 """
 
 import os
-import re
 from functools import lru_cache
 
 from agent_sync.errors import UsageError
@@ -336,36 +335,42 @@ def _glob_base(key: str) -> str:
     return "/".join(segs[:static]) + "/" if static else ""
 
 
-def _pred_regex(pred: tuple) -> str:
-    if not pred:
-        return "(?!)"
-    if pred == _NONSLASH:
-        return "[^/]"
-    if len(pred) == 1 and pred[0][0] == pred[0][1]:
-        return re.escape(chr(pred[0][0]))
-    parts = []
-    for lo, hi in pred:
-        parts.append(f"\\U{lo:08x}" if lo == hi else f"\\U{lo:08x}-\\U{hi:08x}")
-    return "[" + "".join(parts) + "]"
-
-
-@lru_cache(maxsize=4096)
-def _glob_matcher(key: str):
-    segs = _compile(GLOB, key)
-    parts = []
-    last = len(segs) - 1
-    for i, seg in enumerate(segs):
-        if seg is _GLOBSTAR:
-            if i == last:
-                parts.append("[^/]+(?:/[^/]+)*")
-            else:
-                parts.append("(?:[^/]+/)*")  # carries its own separator
-                continue
+def _segment_matches(tokens: tuple, text: str) -> bool:
+    """One path segment against one glob segment's tokens (`*` or a character set), backtracking to the
+    last `*` only: linear in practice, and no `re` import for the hook path to pay for."""
+    t = s = 0
+    star, mark = -1, 0
+    while s < len(text):
+        if t < len(tokens) and tokens[t] is _STAR:
+            star, mark = t, s
+            t += 1
+        elif t < len(tokens) and _contains(tokens[t], ord(text[s])):
+            t += 1
+            s += 1
+        elif star >= 0:
+            mark += 1
+            t, s = star + 1, mark
         else:
-            parts.append("".join("[^/]*" if t is _STAR else _pred_regex(t) for t in seg))
-        if i != last:
-            parts.append("/")
-    return re.compile("".join(parts), re.DOTALL).fullmatch
+            return False
+    while t < len(tokens) and tokens[t] is _STAR:
+        t += 1
+    return t == len(tokens)
+
+
+def _segments_match(segs: tuple, parts: list[str], i: int = 0, j: int = 0) -> bool:
+    """Glob segments from `i` against path segments from `j`: a final `**` takes one or more segments,
+    any other `**` zero or more."""
+    while i < len(segs):
+        seg = segs[i]
+        if seg is _GLOBSTAR:
+            if i == len(segs) - 1:
+                return j < len(parts)
+            return any(_segments_match(segs, parts, i + 1, k) for k in range(j, len(parts) + 1))
+        if j >= len(parts) or not _segment_matches(seg, parts[j]):
+            return False
+        i += 1
+        j += 1
+    return j == len(parts)
 
 
 def covers(target: Target, path: str) -> bool:
@@ -376,7 +381,7 @@ def covers(target: Target, path: str) -> bool:
     if kind == DIR:
         return len(path) > len(target.key) and path.startswith(target.key)
     if kind == GLOB:
-        return _glob_matcher(target.key)(path) is not None
+        return _segments_match(_compile(GLOB, target.key), path.split("/"))
     raise UsageError(f"unknown target kind {kind!r}")
 
 

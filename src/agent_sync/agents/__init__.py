@@ -49,9 +49,9 @@ def text(value) -> str | None:
 
 
 def json_out(obj: dict, code: int = 0, stderr: str = "") -> Out:
-    import json
+    from agent_sync.jsonwire import dumps
 
-    return Out(code, json.dumps(obj, ensure_ascii=False), stderr)
+    return Out(code, dumps(obj, ensure_ascii=False), stderr)
 
 
 def event_table(events, aliases=()) -> dict:

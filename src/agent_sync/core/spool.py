@@ -2,9 +2,9 @@
 and are applied by the next hook that gets the write lock. Each is applied once: activity rows carry the
 spool file's name as their dedup key, and the file is removed only after its transaction committed."""
 
-import json
 import os
 
+from agent_sync import jsonwire
 from agent_sync.paths import state_dir
 
 
@@ -18,7 +18,7 @@ def defer(root: str, op: dict) -> None:
     name = f"{op['at']:.6f}-{os.getpid()}-{os.urandom(4).hex()}.json"
     tmp = os.path.join(directory, "." + name)
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(op, fh)
+        fh.write(jsonwire.dumps(op))
     os.replace(tmp, os.path.join(directory, name))
 
 
@@ -39,7 +39,7 @@ def replay(tx, root: str, names: list[str]) -> list[str]:
         path = os.path.join(spool_dir(root), name)
         try:
             with open(path, encoding="utf-8") as fh:
-                op = json.load(fh)
+                op = jsonwire.loads(fh.read())
         except (OSError, ValueError):
             continue
         kind = op.get("op")

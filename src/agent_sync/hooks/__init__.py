@@ -5,9 +5,10 @@ answer. Hooks fail open on our own faults (bad input, a broken or busy database,
 a real conflict with another agent; they never print a traceback and never wait long for the database.
 """
 
-import json
 import os
 import sys
+
+from agent_sync import jsonwire
 
 MAX_PARSE = 8 * 1024 * 1024  # payloads up to this size are parsed whole; larger ones are read for what matters
 # Keys whose string values a decision needs, wherever they sit in the payload.
@@ -27,7 +28,7 @@ def _string_values(data: bytes, keys) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for match in pattern.finditer(data):
         try:
-            value = json.loads(b'"' + match.group(2) + b'"')
+            value = jsonwire.loads(b'"' + match.group(2) + b'"')
         except ValueError:
             continue
         found.setdefault(match.group(1).decode(), []).append(value)
@@ -78,7 +79,7 @@ def read_payload(stream=None) -> dict:
     if len(data) > MAX_PARSE:
         return salvage(data)
     try:
-        payload = json.loads(data)
+        payload = jsonwire.loads(data)
     except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}

@@ -5,11 +5,15 @@ tool's schema, in `store.legacy`). It implements `store.contract` and states no 
 """
 
 import os
-import sqlite3
 import time
 from _thread import get_ident
 
 from agent_sync.errors import StoreBusy, StoreError
+
+try:  # the C module itself: `sqlite3` adds only date adapters we never use, and their datetime import
+    import _sqlite3 as sqlite3
+except ImportError:  # pragma: no cover
+    import sqlite3
 
 # Append-only: each entry upgrades the schema by one version (PRAGMA user_version).
 MIGRATIONS: list[tuple[str, str]] = [
