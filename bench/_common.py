@@ -56,19 +56,32 @@ def is_editable() -> bool:
     return package_dir().startswith(os.path.join(REPO, "src") + os.sep)
 
 
-def installed_build(keep: bool = False) -> str:
-    """A fresh virtual environment holding a regular (non-editable) install of this checkout, as pipx or
-    `uv tool install` would make it; returns the directory of its scripts (`python`, `agent-sync`)."""
-    home = tempfile.mkdtemp(prefix="agent-sync-bench-venv-")
+def find_uv() -> str | None:
+    """The `uv` program, if this machine has one (on PATH, or installed in this interpreter's environment)."""
+    found = shutil.which("uv") or os.path.join(os.path.dirname(sys.executable), "uv")
+    return found if os.path.isfile(found) and os.access(found, os.X_OK) else None
+
+
+def installed_build(keep: bool = False, tool: str = "pip") -> str:
+    """A regular (non-editable) install of this checkout in a fresh environment, made the way users make it:
+    `pip install` into a virtual environment (what pipx does), or `uv tool install`. Returns the path of
+    its `agent-sync` script (the two tools write different launchers: pip's imports `re`, uv's does not)."""
+    home = tempfile.mkdtemp(prefix=f"agent-sync-bench-{tool}-")
     if not keep:
         atexit.register(shutil.rmtree, home, True)
-    subprocess.run([PY, "-m", "venv", home], check=True, env=clean_env())
-    bindir = os.path.join(home, "bin")
     build = shutil.copytree(REPO, os.path.join(home, "checkout"),
                             ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", ".venv*"))
+    env = clean_env()
+    if tool == "uv":
+        env.update(UV_TOOL_DIR=os.path.join(home, "tools"), UV_TOOL_BIN_DIR=os.path.join(home, "bin"))
+        subprocess.run([find_uv(), "tool", "install", "--quiet", "--python", PY, build], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+        return os.path.join(home, "bin", "agent-sync")
+    subprocess.run([PY, "-m", "venv", os.path.join(home, "venv")], check=True, env=env)
+    bindir = os.path.join(home, "venv", "bin")
     subprocess.run([os.path.join(bindir, "python"), "-m", "pip", "install", "-q", "--no-deps", build], check=True,
-                   env=clean_env(), stdout=subprocess.DEVNULL)
-    return bindir
+                   env=env, stdout=subprocess.DEVNULL)
+    return os.path.join(bindir, "agent-sync")
 
 
 def parse_args(description: str, runs: int = 30) -> argparse.Namespace:
