@@ -296,3 +296,19 @@ def test_waiting_is_visible_to_the_waiter_and_to_everyone(cli):
     assert waiter.returncode == 0, err
     first = err.splitlines()[0]
     assert WAITING_LINE.fullmatch(first) and "behind alice; place 1" in first, err
+
+
+@pytest.mark.one_store  # pure formatting
+@pytest.mark.parametrize("url,shown_as", [
+    ("postgresql://db.example/agents?pass%77ord=s3cret", "postgresql://db.example/agents?password=***"),
+    ("postgresql://alice:s3cret@db.example/agents?application_name=a@b",
+     "postgresql://alice:***@db.example/agents?application_name=a%40b"),
+    ("postgresql://[::1]:5433/db?sslmode=require&PASSWORD=s3cret",
+     "postgresql://[::1]:5433/db?sslmode=require&PASSWORD=***"),
+    ("host=db.example password=s3cret", "(a connection string that is not a URL, not shown)"),
+    ("postgresql://db.example:99999/db?password=s3cret", "(an unreadable URL, not shown)"),
+])
+def test_a_database_url_is_shown_without_its_password_wherever_it_sits(url, shown_as):
+    from agent_sync.config import shown
+
+    assert shown("database_url", url) == shown_as

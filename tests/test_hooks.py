@@ -326,3 +326,21 @@ def test_hooks_outside_any_repository_do_nothing_and_create_nothing(tmp_path):
                          ("stop", {})):
         allowed(hook(outside, event, extra))
     assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-surrogate", "utf-16", "utf-8-bom"])
+def test_a_payload_json_itself_accepts_is_read_whatever_its_bytes(held, encoding):
+    """A lone surrogate in a Write's content (which json.loads takes as UTF-8 with surrogatepass), or a payload
+    in UTF-16 or with a byte-order mark, is still read: an edit of a held file is refused, never let through
+    because the bytes were stricter than json's."""
+    body = json.dumps({"session_id": SESSION, "cwd": str(held), "hook_event_name": "PreToolUse",
+                       "tool_name": "Write", "tool_input": {"file_path": str(held / "src" / "app.py"),
+                                                            "content": "CONTENT"}})
+    if encoding == "utf-8-surrogate":
+        raw = body.encode().replace(b"CONTENT", b"\xed\xa0\x80")
+    elif encoding == "utf-16":
+        raw = body.encode("utf-16")
+    else:
+        raw = b"\xef\xbb\xbf" + body.encode()
+    result = run_cli(held, "hook", "pre-tool-use", stdin=raw)
+    assert result.returncode == 2 and b"other-agent" in result.stderr, result

@@ -481,3 +481,12 @@ def test_parse_never_crashes(tmp_path_factory, raw):
         assert overlap(t, t) is True
     if covers(t, "a/b"):
         assert overlap(t, F("a/b")) is True
+
+
+def test_many_globstars_against_a_deep_path_match_without_a_search_over_every_split():
+    # four middle `**` against 200 segments: trying every split point took minutes in a hook
+    deep = "/".join(["a"] * 200)
+    glob = G("**/a/**/a/**/a/**/a/x")
+    assert covers(glob, deep + "/x") is True
+    assert covers(glob, deep + "/y.py") is False
+    assert covers(G("a/**"), "a") is False and covers(G("a/**/b"), "a/b") is True

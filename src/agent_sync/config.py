@@ -43,20 +43,26 @@ class Settings:
 
 
 def shown(key: str, value):
-    """A setting's value as it may be printed: database_url with any password in it replaced by ***."""
-    if key != "database_url" or not isinstance(value, str) or "://" not in value:
+    """A setting's value as it may be printed: database_url with its password, wherever the URL puts it
+    (userinfo, or a query parameter however it is spelled, `pass%77ord` too), replaced by ***."""
+    if key != "database_url" or not isinstance(value, str) or not value:
         return value
-    if "password=" in value:  # postgresql://host/db?password=...
-        import re
+    if "://" not in value:
+        return "(a connection string that is not a URL, not shown)"
+    from urllib.parse import parse_qsl, quote, urlsplit
 
-        value = re.sub(r"(password=)[^&]*", r"\1***", value)
-    scheme, rest = value.split("://", 1)
-    if "@" not in rest:
-        return value
-    userinfo, place = rest.rsplit("@", 1)  # whatever precedes the last @ may hold the password
-    if ":" not in userinfo and "/" not in userinfo:
-        return value
-    return f"{scheme}://{userinfo.split(':', 1)[0].split('/', 1)[0]}:***@{place}"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        port = f":{parts.port}" if parts.port else ""
+        user = parts.username
+    except ValueError:
+        return "(an unreadable URL, not shown)"
+    userinfo = f"{user}{':***' if parts.password is not None else ''}@" if user is not None else ""
+    query = "&".join(f"{quote(k)}={'***' if k.strip().lower() == 'password' else quote(v)}"
+                     for k, v in parse_qsl(parts.query, keep_blank_values=True))
+    return f"{parts.scheme}://{userinfo}{host}{port}{parts.path}" + (f"?{query}" if query else "")
 
 
 def _coerce(key: str, raw, where: str) -> object:

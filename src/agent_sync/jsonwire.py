@@ -35,9 +35,14 @@ def loads(data: bytes | str):
         import json
 
         return json.loads(data)
-    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-    if text.startswith("\ufeff"):  # a byte-order mark, as json.loads accepts in bytes
-        text = text[1:]
+    if isinstance(data, bytes | bytearray):
+        if len(data) < 2 or not data[0] or not data[1] or data[:2] in (b"\xef\xbb", b"\xff\xfe", b"\xfe\xff"):
+            import json  # a byte-order mark, UTF-16 or UTF-32: rare, and json knows them all
+
+            return json.loads(data)
+        text = data.decode("utf-8", "surrogatepass")  # as json.loads decodes UTF-8
+    else:
+        text = data
     start = len(text) - len(text.lstrip(_SPACE))
     try:
         value, end = _scan(text, start)

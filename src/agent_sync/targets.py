@@ -357,20 +357,22 @@ def _segment_matches(tokens: tuple, text: str) -> bool:
     return t == len(tokens)
 
 
-def _segments_match(segs: tuple, parts: list[str], i: int = 0, j: int = 0) -> bool:
-    """Glob segments from `i` against path segments from `j`: a final `**` takes one or more segments,
-    any other `**` zero or more."""
-    while i < len(segs):
-        seg = segs[i]
+def _segments_match(segs: tuple, parts: list[str]) -> bool:
+    """Glob segments against path segments: a final `**` takes one or more segments, any other `**` zero or
+    more. The set of path positions reachable so far is carried segment by segment, so any number of `**`
+    costs (glob segments x path segments), never a search over every way to split the path."""
+    reach = {0}
+    last = len(segs) - 1
+    for i, seg in enumerate(segs):
         if seg is _GLOBSTAR:
-            if i == len(segs) - 1:
-                return j < len(parts)
-            return any(_segments_match(segs, parts, i + 1, k) for k in range(j, len(parts) + 1))
-        if j >= len(parts) or not _segment_matches(seg, parts[j]):
+            if i == last:
+                return min(reach) < len(parts)
+            reach = set(range(min(reach), len(parts) + 1))
+        else:
+            reach = {j + 1 for j in reach if j < len(parts) and _segment_matches(seg, parts[j])}
+        if not reach:
             return False
-        i += 1
-        j += 1
-    return j == len(parts)
+    return len(parts) in reach
 
 
 def covers(target: Target, path: str) -> bool:
