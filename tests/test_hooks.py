@@ -344,3 +344,33 @@ def test_a_payload_json_itself_accepts_is_read_whatever_its_bytes(held, encoding
         raw = b"\xef\xbb\xbf" + body.encode()
     result = run_cli(held, "hook", "pre-tool-use", stdin=raw)
     assert result.returncode == 2 and b"other-agent" in result.stderr, result
+
+
+def test_an_internal_error_fails_open_and_tells_the_agent_once_that_it_is_unguarded(repo, tmp_path, monkeypatch,
+                                                                                   capsys):
+    """A bug in our own code lets the call go on (never a traceback), and the agent hears once per session,
+    in its context, that its edits are unguarded: as for a database we cannot use."""
+    import io
+
+    from agent_sync import hooks
+    from agent_sync.core import engine
+
+    def broken(ctx, event):
+        raise RuntimeError("a bug")
+
+    assert cli(repo, "init").returncode == 0
+    monkeypatch.chdir(repo)  # where an agent runs its hooks
+    monkeypatch.setitem(engine._HANDLERS, engine.PROMPT, broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    body = json.dumps({"session_id": SESSION, "cwd": str(repo), "hook_event_name": "UserPromptSubmit",
+                       "prompt": "hi"}).encode()
+    answers = []
+    for _ in range(2):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body)))
+        assert hooks.run_hook(["user-prompt-submit"]) == 0
+        answers.append(capsys.readouterr())
+    first = json.loads(answers[0].out)["hookSpecificOutput"]["additionalContext"]
+    assert "UNGUARDED" in first and "RuntimeError: a bug" in first and answers[0].err == ""
+    assert answers[1].out.strip() == ""  # told once
+    assert "RuntimeError: a bug" in (repo / ".claude" / "coordination" / "hook-errors.log").read_text()

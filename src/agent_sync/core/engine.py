@@ -140,6 +140,18 @@ def handle(event: Event, environ=None, *, close: bool = True) -> Verdict:
     return verdict
 
 
+def failed_open(event: Event, exc: BaseException, environ=None) -> Verdict:
+    """What to answer after our own error: let the call go on, and tell the agent (once per session,
+    where its context can take it) that its edits are unguarded, as for a database we cannot use."""
+    from agent_sync.paths import known_root
+
+    environ = os.environ if environ is None else environ
+    root = known_root(_cwd(event, environ), environ)
+    if root is None:
+        return ALLOW
+    return _unguarded(event, root, f"an internal error ({type(exc).__name__}: {exc})", environ)
+
+
 def _unguarded(event: Event, root: str, why: str, environ) -> Verdict:
     """Tell the agent once per session, where its context can take it, that agent-sync cannot guard it."""
     if not event.can_inject:

@@ -146,8 +146,13 @@ def run_hook(argv: list[str]) -> int:
         return _write(adapter.render(event, verdict))
     except engine.NotARepository:
         return _allow(adapter, event)
-    except Exception as exc:  # fail open, quietly, but leave a trace for `agent-sync doctor`
+    except Exception as exc:  # fail open, leave a trace for `agent-sync doctor`, and tell the agent once
         engine.log_failure(f"{agent_name} {event_name}", exc)
+        if event is not None:
+            try:
+                return _write(adapter.render(event, engine.failed_open(event, exc)))
+            except Exception:
+                pass
         return _allow(adapter, event)
 
 
